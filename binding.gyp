@@ -8,7 +8,7 @@
         "<!@(node scripts/libtorch-config.mjs include_dirs)"
       ],
       "libraries": ["<!@(node scripts/libtorch-config.mjs libraries)"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "<!@(node scripts/libtorch-config.mjs defines)"],
+      "defines": ["NAPI_EXPERIMENTAL", "NODE_API_EXPERIMENTAL_NOGC_ENV_OPT_OUT", "NAPI_CPP_EXCEPTIONS", "<!@(node scripts/libtorch-config.mjs defines)"],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=c++17"],
       "cflags_cc": ["-std=c++17", "-O2", "-w", "-fexceptions"]

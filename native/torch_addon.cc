@@ -61,7 +61,7 @@ int64_t accountedBytes(const at::Tensor& t) {
   return std::min(logical, storage);
 }
 
-void releaseBox(napi_env env, TensorBox* box) {
+void releaseBox(node_api_basic_env env, TensorBox* box) {
   if (box->accounted != 0) {
     int64_t ignored;
     napi_adjust_external_memory(env, -box->accounted, &ignored);
@@ -79,12 +79,25 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
     int64_t ignored;
     napi_adjust_external_memory(env, box->accounted, &ignored);
   }
-  auto ext = Napi::External<TensorBox>::New(env, box, [](Napi::Env env, TensorBox* b) {
-    releaseBox(env, b);
-    delete b;
-  });
+  // A "basic" finalizer (it never calls into JS) runs during garbage collection itself rather
+  // than on a later event-loop turn, so tensors dropped inside a long synchronous loop are
+  // reclaimed while the loop runs.
+  napi_value ext;
+  napi_status st = napi_create_external(
+      env, box,
+      [](node_api_basic_env benv, void* data, void*) {
+        auto* b = static_cast<TensorBox*>(data);
+        releaseBox(benv, b);
+        delete b;
+      },
+      nullptr, &ext);
+  if (st != napi_ok) {
+    releaseBox(env, box);
+    delete box;
+    throw Napi::Error::New(env, "cannot create a tensor handle");
+  }
   napi_type_tag_object(env, ext, &kTensorTag);
-  return ext;
+  return Napi::Value(env, ext);
 }
 
 bool isTensorHandle(Napi::Env env, const Napi::Value& v) {
@@ -410,11 +423,11 @@ Napi::Value Strides(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) -> Napi::Value { return intArray(env, tensorArg(env, info[0], "strides").strides()); });
 }
 
-// [dtype code, dim, numel, storage offset, requires_grad, is_leaf, device string]
+// [dtype code, dim, numel, storage offset, requires_grad, is_leaf, device string, is_contiguous]
 Napi::Value Meta(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) -> Napi::Value {
     const at::Tensor& t = tensorArg(env, info[0], "meta");
-    auto arr = Napi::Array::New(env, 7);
+    auto arr = Napi::Array::New(env, 8);
     arr.Set(0u, Napi::Number::New(env, static_cast<int>(t.scalar_type())));
     arr.Set(1u, Napi::Number::New(env, static_cast<double>(t.dim())));
     arr.Set(2u, Napi::Number::New(env, static_cast<double>(t.numel())));
@@ -422,6 +435,7 @@ Napi::Value Meta(const Napi::CallbackInfo& info) {
     arr.Set(4u, Napi::Boolean::New(env, t.requires_grad()));
     arr.Set(5u, Napi::Boolean::New(env, t.is_leaf()));
     arr.Set(6u, Napi::String::New(env, t.device().str()));
+    arr.Set(7u, Napi::Boolean::New(env, t.is_contiguous()));
     return arr;
   });
 }

@@ -33,8 +33,8 @@ export interface NativeBinding {
   isTensorHandle(v: unknown): boolean;
   shape(t: TensorHandle): number[];
   strides(t: TensorHandle): number[];
-  /** [dtype code, dim, numel, storage offset, requires_grad, is_leaf, device] */
-  meta(t: TensorHandle): [number, number, number, number, boolean, boolean, string];
+  /** [dtype code, dim, numel, storage offset, requires_grad, is_leaf, device, is_contiguous] */
+  meta(t: TensorHandle): [number, number, number, number, boolean, boolean, string, boolean];
   dtype(t: TensorHandle): number;
   storageAddress(t: TensorHandle): bigint | number;
   storageBytes(t: TensorHandle): number;

@@ -156,7 +156,6 @@ const A = {
   clone: op('clone'),
   detach: op('detach'),
   contiguous: op('contiguous'),
-  isContiguous: op('is_contiguous'),
   toDtype: op('to', 'dtype'),
   toDevice: op('to', 'device'),
   nonzero: op('nonzero'),
@@ -241,7 +240,7 @@ export class Tensor {
     return isFloating(this.dtype);
   }
   isContiguous(): boolean {
-    return A.isContiguous(this.h) as boolean;
+    return native().meta(this.h)[7];
   }
   /** True when `other` views the same storage (same first byte of memory). */
   sharesStorageWith(other: Tensor): boolean {
