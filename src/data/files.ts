@@ -45,6 +45,15 @@ export function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Throws unless `path` is a readable file; `what` says what it should hold. */
+export function requireFile(path: string, what: string): void {
+  try {
+    if (!statSync(path).isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+  } catch (e) {
+    throw new FileFormatError(path, describeReadError(e, what));
+  }
+}
+
 export function readBytes(path: string, what: string): Buffer {
   try {
     return readFileSync(path);

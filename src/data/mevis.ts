@@ -13,7 +13,7 @@ import { readImageSize } from './image.js';
 import { readMevisMeta, type MevisExpression, type MevisVideoRecord } from './meta-expressions.js';
 import { decodeRle, type CocoRle } from './rle.js';
 import type { Mask, VideoRecord } from './types.js';
-import { PngMaskStore, VideoDataset, type MaskStore } from './video-dataset.js';
+import { checkVideoFolders, PngMaskStore, VideoDataset, type MaskStore } from './video-dataset.js';
 
 export type MevisMaskSource = 'rle' | 'png' | 'none';
 
@@ -146,16 +146,13 @@ export class Mevis extends VideoDataset {
     if (source === 'png') {
       if (!isDirectory(annotationsDir)) throw new FileFormatError(annotationsDir, 'missing folder (annotation PNGs, pixel = obj_id + 1)');
       masks = new PngMaskStore(annotationsDir, (id) => id + 1);
-      for (const v of videos) {
-        if (!isDirectory(join(annotationsDir, v.id))) {
-          throw new FileFormatError(join(annotationsDir, v.id), `missing folder (annotation PNGs of video ${v.id} listed in ${metaFile})`);
-        }
-      }
     } else if (source === 'rle') {
       if (!exists(maskDictFile)) throw new FileFormatError(maskDictFile, 'missing file (MeViS RLE masks {"<anno_id>": [RLE or null per frame]})');
       masks = new RleMaskStore(maskDictFile, annoIdsByObject(videos, metaFile), (v, f) => join(root, split, 'JPEGImages', v.id, `${f}.jpg`));
     }
-    return new Mevis(root, split, videos, masks, metaFile, source);
+    const ds = new Mevis(root, split, videos, masks, metaFile, source);
+    if (source === 'png') checkVideoFolders(annotationsDir, videos, metaFile, 'annotation PNGs (pixel = obj_id + 1)');
+    return ds;
   }
 
   override expression(videoId: string, expressionId: string): MevisExpression {

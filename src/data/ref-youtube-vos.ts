@@ -12,7 +12,7 @@ import { FileFormatError } from '../errors.js';
 import { exists, isDirectory, readJsonAs } from './files.js';
 import { readYtvosMeta } from './meta-expressions.js';
 import type { Mask, VideoRecord } from './types.js';
-import { PngMaskStore, VideoDataset } from './video-dataset.js';
+import { checkVideoFolders, PngMaskStore, VideoDataset } from './video-dataset.js';
 
 export interface RefYoutubeVosOptions {
   /**
@@ -66,14 +66,9 @@ export class RefYoutubeVos extends VideoDataset {
     }
     const annotationsDir = join(root, split, 'Annotations');
     const masks = isDirectory(annotationsDir) ? new PngMaskStore(annotationsDir, (id) => id) : null;
-    if (masks) {
-      for (const v of videos) {
-        if (!isDirectory(join(annotationsDir, v.id))) {
-          throw new FileFormatError(join(annotationsDir, v.id), `missing folder (annotation PNGs of video ${v.id} listed in ${metaFile})`);
-        }
-      }
-    }
-    return new RefYoutubeVos(root, split, videos, masks, metaFile);
+    const ds = new RefYoutubeVos(root, split, videos, masks, metaFile);
+    if (masks) checkVideoFolders(annotationsDir, videos, metaFile, 'annotation PNGs');
+    return ds;
   }
 
   /** The raw label map of a frame (pixel = object id). */

@@ -93,7 +93,7 @@ export class VideoDataset {
     return join(this.framesDir, videoId, `${frame}.jpg`);
   }
 
-  loadFrame(videoId: string, frame: string): Promise<RgbImage> {
+  async loadFrame(videoId: string, frame: string): Promise<RgbImage> {
     this.video(videoId);
     return loadRgbImage(this.framePath(videoId, frame));
   }
@@ -104,12 +104,12 @@ export class VideoDataset {
   }
 
   /** Binary mask of one object in one frame. */
-  loadObjectMask(videoId: string, frame: string, objId: number): Promise<Mask> {
+  async loadObjectMask(videoId: string, frame: string, objId: number): Promise<Mask> {
     return this.requireMasks().loadUnion(this.video(videoId), frame, [objId]);
   }
 
   /** Binary mask of what an expression refers to in one frame (the union over its objects, as MeViS trains). */
-  loadExpressionMask(videoId: string, expressionId: string, frame: string): Promise<Mask> {
+  async loadExpressionMask(videoId: string, expressionId: string, frame: string): Promise<Mask> {
     const store = this.requireMasks();
     const exp = this.expression(videoId, expressionId);
     if (!exp.objIds) throw new SocError(`expression ${expressionId} of video ${videoId} has no object ids in ${this.metaFile}`);
@@ -124,13 +124,17 @@ export class VideoDataset {
     const store = this.requireMasks();
     const video = this.video(videoId);
     const names = frames ? [...frames] : video.frames;
-    const pairs = await Promise.all(
+    const settled = await Promise.allSettled(
       names.map(async (f) => {
         const [image, mask] = await Promise.all([this.loadFrame(videoId, f), this.loadExpressionMask(videoId, expressionId, f)]);
         checkSameSize(mask, image, store.source(video, f), this.framePath(videoId, f));
         return { image, mask };
       }),
     );
+    // report the first failing frame in frame order, whichever finished first
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const pairs = settled.map((r) => (r as PromiseFulfilledResult<{ image: RgbImage; mask: Mask }>).value);
     return {
       videoId,
       expressionId,
@@ -138,6 +142,14 @@ export class VideoDataset {
       images: pairs.map((p) => p.image),
       masks: pairs.map((p) => p.mask),
     };
+  }
+}
+
+/** Throws unless every video has a folder in `dir` (annotation PNGs). */
+export function checkVideoFolders(dir: string, videos: readonly VideoRecord[], metaFile: string, what: string): void {
+  const present = new Set(listDirectory(dir, what));
+  for (const v of videos) {
+    if (!present.has(v.id)) throw new FileFormatError(join(dir, v.id), `missing folder (${what} of video ${v.id} listed in ${metaFile})`);
   }
 }
 

@@ -334,24 +334,28 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions): { value: unkno
       case 0x8d: // BINUNICODE8
         stack.push(utf8.decode(bytes(u64())));
         break;
+      // bytes are copied out of the (possibly large) pickle buffer
       case 0x42: // BINBYTES
-        stack.push(bytes(u32()).slice());
+        stack.push(new Uint8Array(bytes(u32())));
         break;
       case 0x43: // SHORT_BINBYTES
-        stack.push(bytes(u8()).slice());
+        stack.push(new Uint8Array(bytes(u8())));
         break;
       case 0x8e: // BINBYTES8
       case 0x96: // BYTEARRAY8
-        stack.push(bytes(u64()).slice());
+        stack.push(new Uint8Array(bytes(u64())));
         break;
 
       // ---- tuples and lists
       case 0x29: // EMPTY_TUPLE
         stack.push([]);
         break;
-      case 0x74: // TUPLE
-        stack.push(popMark());
+      case 0x74: {
+        // TUPLE (popMark replaces `stack`, so take the items before pushing)
+        const items = popMark();
+        stack.push(items);
         break;
+      }
       case 0x85: // TUPLE1
         stack.push([pop()]);
         break;
@@ -373,9 +377,12 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions): { value: unkno
       case 0x5d: // EMPTY_LIST
         stack.push([]);
         break;
-      case 0x6c: // LIST
-        stack.push(popMark());
+      case 0x6c: {
+        // LIST
+        const items = popMark();
+        stack.push(items);
         break;
+      }
       case 0x61: {
         // APPEND
         const v = pop();
@@ -428,9 +435,12 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions): { value: unkno
         for (const v of items) (s as Set<unknown>).add(v);
         break;
       }
-      case 0x91: // FROZENSET
-        stack.push(new Set(popMark()));
+      case 0x91: {
+        // FROZENSET
+        const items = popMark();
+        stack.push(new Set(items));
         break;
+      }
 
       // ---- memo
       case 0x70: // PUT (text)
@@ -865,6 +875,12 @@ export class PickleWriter {
       this.byte(0x29);
       this.reduce();
       this.setItems([...v.entries()], path);
+      // Instance attributes read from a file (a state dict's `_metadata`) go back the same way.
+      const attrs = pyAttributes.get(v);
+      if (attrs && attrs.size) {
+        this.value(attrs, path);
+        this.byte(0x62); // BUILD
+      }
     } else if (v instanceof Uint8Array) {
       // protocol 2 has no bytes opcode for Python 3; Python writes _codecs.encode(latin1 str)
       this.global('_codecs', 'encode');

@@ -3,12 +3,15 @@
 // little-endian data. Written by hand because it is a 20-line format and no npm package reads
 // tensors lazily from a file descriptor, which large checkpoints need.
 //
-// This module works on raw bytes and typed arrays only; src/io/checkpoint.ts turns entries
-// into libtorch tensors (read straight from the file, without a JS copy).
+// The raw readers below work on typed arrays; loadSafetensors reads entries straight from the
+// file into libtorch tensors (no JS copy), and writeSafetensors streams tensors to disk.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { type DType, ITEM_SIZE, type AnyTypedArray, typedArrayView } from '../tensor/dtype.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { FileFormatError } from '../errors.js';
+import { readTensorFromFile, writeTensorToFd } from './native-io.js';
+import { writeAtomically } from './atomic.js';
 
 /** safetensors dtype names and ours. */
 export const SAFETENSORS_DTYPES: Record<string, DType> = {
@@ -56,7 +59,7 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
     readSync(fd, lenBuf, 0, 8, 0);
     const n = Number(lenBuf.readBigUInt64LE(0));
     if (n <= 1 || n > MAX_HEADER || 8 + n > size) {
-      throw new FileFormatError(path, `not a safetensors file (header length ${n} does not fit a ${size}-byte file)`);
+      throw new FileFormatError(path, `not a valid safetensors file: the header length ${n} does not fit a ${size}-byte file (truncated file?)`);
     }
     const headerBuf = Buffer.alloc(n);
     readSync(fd, headerBuf, 0, n, 8);
@@ -123,4 +126,85 @@ export function readSafetensorsArrays(path: string): Map<string, { dtype: DType;
   const out = new Map<string, { dtype: DType; shape: number[]; data: AnyTypedArray }>();
   for (const e of header.entries) out.set(e.name, { dtype: e.dtype, shape: e.shape, data: readSafetensorsEntry(path, e) });
   return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Tensors
+
+/** Reads one entry into a new tensor, straight from the file. */
+export function readSafetensorsTensor(path: string, entry: SafetensorsEntry): Tensor {
+  return readTensorFromFile(path, entry.offset, entry.dtype, entry.shape);
+}
+
+/**
+ * Loads a .safetensors file as name → Tensor in file order (each read straight from the file;
+ * the tensors belong to the caller). `names` restricts which entries are read.
+ */
+export function loadSafetensors(path: string, options: { names?: Iterable<string> } = {}): Map<string, Tensor> {
+  const header = readSafetensorsHeader(path);
+  const wanted = options.names ? new Set(options.names) : null;
+  if (wanted) {
+    const have = new Set(header.entries.map((e) => e.name));
+    for (const n of wanted) if (!have.has(n)) throw new FileFormatError(path, `no tensor named '${n}'`);
+  }
+  const out = new Map<string, Tensor>();
+  try {
+    for (const e of header.entries) if (!wanted || wanted.has(e.name)) out.set(e.name, readSafetensorsTensor(path, e));
+  } catch (err) {
+    for (const t of out.values()) t.dispose();
+    throw err;
+  }
+  return out;
+}
+
+/**
+ * Writes tensors to a .safetensors file in the given order, streaming one tensor at a time
+ * (never the whole file in memory) through a temporary file renamed into place at the end.
+ * Tensors that share memory are written as separate copies (the format has no aliasing);
+ * non-contiguous tensors are written in row-major order.
+ */
+export function writeSafetensors(
+  path: string,
+  tensors: Map<string, Tensor> | Iterable<readonly [string, Tensor]>,
+  metadata: Record<string, string> = {},
+): void {
+  const list = [...tensors];
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw new TypeError(`safetensors metadata '${k}' must be a string`);
+    }
+    header.__metadata__ = metadata;
+  }
+  let offset = 0;
+  const seen = new Set<string>();
+  for (const [name, t] of list) {
+    if (name === '__metadata__') throw new TypeError("a tensor cannot be named '__metadata__' in safetensors");
+    if (seen.has(name)) throw new TypeError(`duplicate tensor name '${name}'`);
+    seen.add(name);
+    const bytes = t.numel * ITEM_SIZE[t.dtype];
+    header[name] = { dtype: SAFETENSORS_NAME[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  // Pad with spaces so the data starts on an 8-byte boundary, as the reference writer does.
+  const jsonBytes = Buffer.byteLength(json, 'utf8');
+  json += ' '.repeat((8 - (jsonBytes % 8)) % 8);
+  const headerBuf = Buffer.from(json, 'utf8');
+  writeAtomically(path, (fd) => {
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(headerBuf.length));
+    writeAll(fd, len);
+    writeAll(fd, headerBuf);
+    for (const [name, t] of list) {
+      const n = writeTensorToFd(t, fd);
+      const want = t.numel * ITEM_SIZE[t.dtype];
+      if (n !== want) throw new Error(`${path}: wrote ${n} bytes for '${name}', expected ${want}`);
+    }
+  });
+}
+
+function writeAll(fd: number, buf: Uint8Array): void {
+  let done = 0;
+  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done);
 }

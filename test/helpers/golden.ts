@@ -19,3 +19,10 @@ export function need(map: Map<string, Tensor>, name: string): Tensor {
   if (!t) throw new Error(`golden tensor '${name}' not found (have ${map.size} tensors)`);
   return t;
 }
+
+/** The entries under `prefix` with the prefix removed (e.g. 'voc.' → VOC's own keys). */
+export function withoutPrefix(map: Map<string, Tensor>, prefix: string): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [k, v] of map) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v);
+  return out;
+}

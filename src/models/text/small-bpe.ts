@@ -32,8 +32,9 @@ export interface SmallBpeTokenizerFiles {
 /**
  * Learns byte-level BPE merges from `words` and returns vocab.json, merges.txt and tokenizer.json.
  *
- * Each entry of `words` may be a word or a whole phrase. It is split as the tokenizer will split
- * text, both as written (sentence-initial: no leading `Ġ`) and after a space (`Ġword`), and merging
+ * Each entry of `words` may be a word or a whole phrase. It is split as the tokenizer splits text,
+ * and every piece is learnt in both forms, after a space (`Ġword`) and opening an expression
+ * (`word`, no `Ġ`: add_prefix_space is false), and merging
  * runs until no piece has two symbols left, so both forms of every word become single tokens
  * (barring the rare case where two different pairs merge into the same token, when encoding may
  * take another path than training did; the ids stay valid either way). Training is classic BPE: repeatedly merge the most frequent
@@ -49,9 +50,12 @@ export function buildSmallBpeTokenizerFiles(words: readonly string[], options: S
 
   // Distinct pieces as symbol sequences, with their counts.
   const counts = new Map<string, number>();
+  const SPACE = BYTE_SYMBOLS[0x20]!;
   for (const entry of words) {
-    for (const piece of [...byteLevelPreTokenize(entry), ...byteLevelPreTokenize(' ' + entry)]) {
-      counts.set(piece, (counts.get(piece) ?? 0) + 1);
+    // After a space every word is `Ġword`; any of them may also open an expression, as `word`.
+    for (const spaced of byteLevelPreTokenize(' ' + entry)) {
+      const forms = spaced.startsWith(SPACE) && spaced.length > 1 ? [spaced, spaced.slice(1)] : [spaced];
+      for (const piece of forms) counts.set(piece, (counts.get(piece) ?? 0) + 1);
     }
   }
   const pieces = [...counts.entries()].map(([piece, count]) => ({ symbols: Array.from(piece), count }));

@@ -1,0 +1,66 @@
+// `soc convert IN OUT`: a model state dict from one checkpoint format to the other, keeping
+// names, dtypes and values bit for bit.
+
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { detectFormat, FORMAT_NAMES, loadStateDict, saveTorchFile, writeSafetensors } from '../../io/checkpoint.js';
+
+const TORCH_EXTENSIONS = ['.pth', '.pt', '.tar', '.bin', '.ckpt'];
+
+export interface ConvertOptions {
+  key?: string;
+  force?: boolean;
+}
+
+/** The output format chosen by OUT's extension. */
+export function outputFormat(out: string): 'safetensors' | 'torch' {
+  const lower = out.toLowerCase();
+  if (lower.endsWith('.safetensors')) return 'safetensors';
+  if (TORCH_EXTENSIONS.some((e) => lower.endsWith(e))) return 'torch';
+  throw new UsageError(`cannot tell the output format from '${out}': end it in .safetensors, or in ${TORCH_EXTENSIONS.join(', ')} for a PyTorch file`);
+}
+
+/** Converts IN to OUT; returns a one-line description of what was written. */
+export function convertCheckpoint(input: string, output: string, opts: ConvertOptions = {}): string {
+  const target = outputFormat(output);
+  if (existsSync(output)) {
+    if (existsSync(input) && realpathSync(input) === realpathSync(output)) throw new UsageError('IN and OUT are the same file');
+    if (!opts.force) throw new UsageError(`${output} exists; pass --force to overwrite it`);
+    if (statSync(output).isDirectory()) throw new UsageError(`${output} is a directory`);
+  }
+  const inFormat = detectFormat(input);
+  const sd = loadStateDict(input, { key: opts.key });
+  try {
+    let bytes = 0;
+    for (const t of sd.values()) bytes += t.numel * (t.dtype === 'float64' || t.dtype === 'int64' ? 8 : t.dtype === 'float32' || t.dtype === 'int32' ? 4 : t.dtype === 'float16' || t.dtype === 'bfloat16' || t.dtype === 'int16' ? 2 : 1);
+    if (target === 'safetensors') {
+      writeSafetensors(output, sd, { format: 'pt', source: basename(input) });
+    } else {
+      saveTorchFile(output, sd);
+    }
+    const outName = target === 'safetensors' ? 'safetensors' : 'PyTorch zip checkpoint (an OrderedDict state dict)';
+    return `${resolve(output)}: ${sd.size} tensors (${(bytes / 1e6).toFixed(1)} MB of data) from ${FORMAT_NAMES[inFormat]} written as ${outName}`;
+  } finally {
+    for (const t of sd.values()) t.dispose();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('convert')
+    .description(
+      'Convert a model state dict between PyTorch checkpoints and safetensors, in either direction, keeping names, dtypes and values exactly. ' +
+        'From a trainer checkpoint only the model state dict is taken. Tensors that share storage stay shared in a PyTorch output ' +
+        'and are written as separate copies in safetensors.',
+    )
+    .argument('<in>', 'a PyTorch file (zip or legacy format; trainer checkpoint or state dict) or a .safetensors file; the format is detected from the content')
+    .argument('<out>', `the output; its extension picks the format: .safetensors, or ${TORCH_EXTENSIONS.join('/')} for a PyTorch zip file that torch.load reads`)
+    .option('--key <name>', "the entry of a trainer checkpoint that holds the model state dict (default: 'model_state_dict', 'state_dict' or 'model' when present, else the whole file); dots descend into nested dicts")
+    .option('-f, --force', 'overwrite OUT if it exists')
+    .addHelpText('after', '\nExamples:\n  soc convert checkpoint.pth.tar weights.safetensors\n  soc convert weights.safetensors model.pth')
+    .action((input: string, output: string, opts: ConvertOptions) => {
+      process.stdout.write(`${convertCheckpoint(input, output, opts)}\n`);
+    });
+}
