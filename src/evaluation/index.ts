@@ -11,6 +11,10 @@ export {
   dbStatistics,
   type Statistics,
   summarizeObjects,
+  evaluateSemisupervised,
+  evaluateUnsupervised,
+  type MatchedScores,
+  linearSumAssignment,
   type ObjectStatistics,
   type DavisSummary,
 } from './davis.js';

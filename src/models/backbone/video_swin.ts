@@ -216,6 +216,7 @@ export function relativePositionIndex(ws: readonly number[]): Tensor {
 // ---------------------------------------------------------------------------------------------
 // modules
 
+
 /** fc2(drop(GELU(fc1(x)))) with exact GELU. */
 export class Mlp extends Module {
   readonly fc1: Linear;
@@ -236,6 +237,9 @@ export class Mlp extends Module {
 
 /** Multi-head self-attention inside 3-D windows, with a learned relative position bias. */
 export class WindowAttention3D extends Module {
+  /** Upper bound (bytes) on the attention scores formed at once; at least one window is always taken. */
+  static chunkBytes = 16 * 2 ** 20;
+
   readonly relativePositionBiasTable: Tensor;
   readonly relativePositionIndex: Tensor;
   readonly qkv: Linear;
@@ -279,17 +283,25 @@ export class WindowAttention3D extends Module {
       const q = qkv.select(0, 0).mul(this.scale);
       const k = qkv.select(0, 1);
       const v = qkv.select(0, 2);
-      const attn = q.matmul(k.transpose(-2, -1)); // [B·nW, h, N, N]
-
       const idx = this.relativePositionIndex.slice(0, 0, n).slice(1, 0, n).reshape(-1);
       const bias = this.relativePositionBiasTable.indexSelect(0, idx).view(n, n, -1).permute(2, 0, 1).contiguous(); // [h, N, N]
-      let scores = attn.add(bias.unsqueeze(0));
-      if (mask) {
-        const nW = mask.shape[0]!;
-        scores = scores.view(bw / nW, nW, h, n, n).add(mask.unsqueeze(1).unsqueeze(0)).view(-1, h, n, n);
+
+      // Windows are independent, so the [windows, h, N, N] scores are formed a few windows at a
+      // time: the same arithmetic, but the working set stays small (no multi-GB score tensors).
+      const nW = mask ? mask.shape[0]! : bw;
+      const step = Math.max(1, Math.min(nW, Math.floor(WindowAttention3D.chunkBytes / (h * n * n * 4))));
+      const outs: Tensor[] = [];
+      for (let b0 = 0; b0 < bw; b0 += nW) {
+        for (let w0 = 0; w0 < nW; w0 += step) {
+          const w1 = Math.min(nW, w0 + step);
+          const rows = (t: Tensor) => t.slice(0, b0 + w0, b0 + w1);
+          const scores = rows(q).matmul(rows(k).transpose(-2, -1)); // [w, h, N, N]
+          scores.add_(bias);
+          if (mask) scores.add_(mask.slice(0, w0, w1).unsqueeze(1));
+          outs.push(this.attnDrop.forward(scores.softmax(-1)).matmul(rows(v))); // [w, h, N, C/h]
+        }
       }
-      const probs = this.attnDrop.forward(scores.softmax(-1));
-      const out = probs.matmul(v).transpose(1, 2).reshape(bw, n, c); // heads concatenated
+      const out = (outs.length === 1 ? outs[0]! : torch.cat(outs, 0)).transpose(1, 2).reshape(bw, n, c); // heads concatenated
       return this.projDrop.forward(this.proj.forward(out));
     });
   }
