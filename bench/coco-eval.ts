@@ -138,7 +138,7 @@ for (const useCats of [1, 0] as const) {
     for (let x = 0; x < w; x++) {
       const d = (x - 420) ** 2 / 220 ** 2 + (y - 240) ** 2 / 160 ** 2;
       gtMask[y * w + x] = d < 1 ? 1 : 0;
-      predMask[y * w + x] = d < 1.03 + 0.06 * Math.sin(x / 9) * Math.cos(y / 13) ? 1 : 0;
+      predMask[y * w + x] = d < 1 + 0.25 * Math.sin(x / 9) * Math.cos(y / 13) ? 1 : 0;
     }
   }
   const gt = { data: gtMask, height: h, width: w };

@@ -4,7 +4,7 @@
 // smoothing term, thresholds counted with a strict `>`.
 
 import { FileFormatError, UsageError } from '../errors.js';
-import type { Mask } from './jf.js';
+import { type Mask, overlapCounts } from './jf.js';
 import { npMean } from './numeric.js';
 import { type ImageId, prepareGroundTruth, segmentationToRle } from './coco/dataset.js';
 import { intersectionUnion } from './coco/rle.js';
@@ -35,22 +35,8 @@ export function iouFromCounts(intersection: number, union: number): IouSample {
 
 /** compute_iou of a predicted mask against its ground truth (same shape). */
 export function maskIou(pred: Mask, gt: Mask): IouSample {
-  if (pred.height !== gt.height || pred.width !== gt.width) {
-    throw new UsageError(`prediction is ${pred.height}×${pred.width} but the ground truth is ${gt.height}×${gt.width}`);
-  }
-  let inter = 0;
-  let union = 0;
-  const p = pred.data;
-  const g = gt.data;
-  for (let k = 0; k < p.length; k++) {
-    const a = p[k] !== 0;
-    const b = g[k] !== 0;
-    if (a || b) {
-      union++;
-      if (a && b) inter++;
-    }
-  }
-  return iouFromCounts(inter, union);
+  const { intersection, union } = overlapCounts(pred, gt);
+  return iouFromCounts(intersection, union);
 }
 
 export interface PrecisionAtKResult {

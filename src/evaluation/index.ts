@@ -2,7 +2,7 @@
 // J / F / J&F (DAVIS toolkit), A2D/JHMDB precision@K and IoU (metrics.py), and COCO mask / box
 // mAP (pycocotools COCOeval, with its RLE codec).
 
-export { type Mask, mask, jaccard, boundaryMap, boundaryTolerance, boundaryScore, boundaryF, type BoundaryScore } from './jf.js';
+export { type Mask, mask, overlapCounts, jaccard, boundaryMap, boundaryTolerance, boundaryScore, boundaryF, type BoundaryScore } from './jf.js';
 export {
   type MaskStack,
   frameOf,

@@ -26,6 +26,27 @@ function checkSameShape(a: Mask, b: Mask, what: string): void {
   }
 }
 
+/** |A∩B| and |A∪B| of two masks of one shape, not counting `voidMask` pixels. */
+export function overlapCounts(a: Mask, b: Mask, voidMask?: Mask): { intersection: number; union: number } {
+  checkSameShape(a, b, 'mask overlap');
+  if (voidMask) checkSameShape(a, voidMask, 'mask overlap (void mask)');
+  const ad = a.data;
+  const bd = b.data;
+  const v = voidMask?.data;
+  let intersection = 0;
+  let union = 0;
+  for (let i = 0; i < ad.length; i++) {
+    if (v && v[i]) continue;
+    const ai = ad[i] !== 0;
+    const bi = bd[i] !== 0;
+    if (ai || bi) {
+      union++;
+      if (ai && bi) intersection++;
+    }
+  }
+  return { intersection, union };
+}
+
 /**
  * J, the region similarity: |S∩A∖V| / |(S∪A)∖V|, and 1 when that union is empty.
  * @param gt annotation A
@@ -33,38 +54,24 @@ function checkSameShape(a: Mask, b: Mask, what: string): void {
  * @param voidMask optional void pixels V, excluded from both counts
  */
 export function jaccard(gt: Mask, pred: Mask, voidMask?: Mask): number {
-  checkSameShape(gt, pred, 'jaccard');
-  if (voidMask) checkSameShape(gt, voidMask, 'jaccard (void mask)');
-  const a = gt.data;
-  const s = pred.data;
-  const v = voidMask?.data;
-  let inter = 0;
-  let union = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (v && v[i]) continue;
-    const ai = a[i] !== 0;
-    const si = s[i] !== 0;
-    if (ai || si) {
-      union++;
-      if (ai && si) inter++;
-    }
-  }
-  return union === 0 ? 1 : inter / union;
+  const { intersection, union } = overlapCounts(gt, pred, voidMask);
+  return union === 0 ? 1 : intersection / union;
 }
 
 /**
- * The 1-pixel boundary map of a mask (`_seg2bmap` at the mask's own size): a pixel is on the
- * boundary when it differs from its right, lower or lower-right neighbour (outside the image
- * counts as background), except that the last row only compares with the right neighbour, the
- * last column only with the lower one, and the bottom-right pixel is never a boundary.
+ * The 1-pixel boundary map of a mask (`_seg2bmap` at the mask's own size; void pixels count as
+ * background): a pixel is on the boundary when it differs from its right, lower or lower-right
+ * neighbour. In the last row only the right neighbour is compared, in the last column only the
+ * lower one, and the bottom-right pixel is never a boundary — so foreground touching the bottom or
+ * right border has no boundary along it.
  */
 export function boundaryMap(m: Mask, voidMask?: Mask): Uint8Array {
   const { height: h, width: w } = m;
   const src = m.data;
   const vd = voidMask?.data;
-  const fg = (i: number): number => (src[i] !== 0 && !(vd && vd[i]) ? 1 : 0);
   const seg = new Uint8Array(h * w);
-  for (let i = 0; i < seg.length; i++) seg[i] = fg(i);
+  if (vd) for (let i = 0; i < seg.length; i++) seg[i] = src[i] !== 0 && vd[i] === 0 ? 1 : 0;
+  else for (let i = 0; i < seg.length; i++) seg[i] = src[i] !== 0 ? 1 : 0;
   const b = new Uint8Array(h * w);
   if (h === 0 || w === 0) return b;
   for (let y = 0; y < h - 1; y++) {
@@ -103,47 +110,54 @@ function diskHalfWidths(r: number): Int32Array {
   return hw;
 }
 
-/**
- * For every pixel, the horizontal distance to the nearest set pixel of `map` in the same row
- * (a large value when the row has none). One forward and one backward pass per row.
- */
-function rowDistances(map: Uint8Array, h: number, w: number): Int32Array {
-  const far = 1 << 30;
-  const d = new Int32Array(h * w);
+/** The set pixels of a map, row by row: columns `xs[rowStart[y] .. rowStart[y+1])`, ascending. */
+interface RowLists {
+  rowStart: Int32Array;
+  xs: Int32Array;
+}
+
+function rowLists(map: Uint8Array, h: number, w: number, count: number): RowLists {
+  const rowStart = new Int32Array(h + 1);
+  const xs = new Int32Array(count);
+  let n = 0;
   for (let y = 0; y < h; y++) {
+    rowStart[y] = n;
     const row = y * w;
-    let lastSeen = -far;
-    for (let x = 0; x < w; x++) {
-      if (map[row + x]) lastSeen = x;
-      d[row + x] = x - lastSeen;
-    }
-    let nextSeen = far + w;
-    for (let x = w - 1; x >= 0; x--) {
-      if (map[row + x]) nextSeen = x;
-      const r = nextSeen - x;
-      if (r < d[row + x]!) d[row + x] = r;
-    }
+    for (let x = 0; x < w; x++) if (map[row + x]) xs[n++] = x;
   }
-  return d;
+  rowStart[h] = n;
+  return { rowStart, xs };
+}
+
+/** Whether row y of `target` has a set pixel in columns [lo, hi] (binary search). */
+function rowHasWithin(target: RowLists, y: number, lo: number, hi: number): boolean {
+  let a = target.rowStart[y]!;
+  let b = target.rowStart[y + 1]!;
+  while (a < b) {
+    const mid = (a + b) >>> 1;
+    if (target.xs[mid]! < lo) a = mid + 1;
+    else b = mid;
+  }
+  return a < target.rowStart[y + 1]! && target.xs[a]! <= hi;
 }
 
 /**
  * Counts the set pixels of `points` that lie inside the dilation of `target` by a disk of radius
  * r — i.e. Σ(points ∧ cv2.dilate(target, disk(r))), with pixels outside the image contributing
- * nothing. Uses per-row nearest distances, so the cost is O(H·W + |points|·(2r+1)).
+ * nothing — by looking, for each point, for a target pixel within the disk's half-width in each
+ * of the 2r+1 rows around it.
  */
-function countWithinDisk(points: Uint8Array, target: Uint8Array, h: number, w: number, r: number): number {
-  const dist = rowDistances(target, h, w);
+function countWithinDisk(points: RowLists, target: RowLists, h: number, r: number): number {
   const hw = diskHalfWidths(r);
   let count = 0;
   for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let x = 0; x < w; x++) {
-      if (!points[row + x]) continue;
-      const y0 = Math.max(0, y - r);
-      const y1 = Math.min(h - 1, y + r);
+    const y0 = Math.max(0, y - r);
+    const y1 = Math.min(h - 1, y + r);
+    for (let p = points.rowStart[y]!; p < points.rowStart[y + 1]!; p++) {
+      const x = points.xs[p]!;
       for (let yy = y0; yy <= y1; yy++) {
-        if (dist[yy * w + x]! <= hw[Math.abs(yy - y)]!) {
+        const half = hw[Math.abs(yy - y)]!;
+        if (rowHasWithin(target, yy, x - half, x + half)) {
           count++;
           break;
         }
@@ -199,8 +213,10 @@ export function boundaryScore(gt: Mask, pred: Mask, voidMask?: Mask, boundTh = 0
     precision = 1;
     recall = 1;
   } else {
-    precision = countWithinDisk(predB, gtB, h, w, boundPix) / nPred;
-    recall = countWithinDisk(gtB, predB, h, w, boundPix) / nGt;
+    const predRows = rowLists(predB, h, w, nPred);
+    const gtRows = rowLists(gtB, h, w, nGt);
+    precision = countWithinDisk(predRows, gtRows, h, boundPix) / nPred;
+    recall = countWithinDisk(gtRows, predRows, h, boundPix) / nGt;
   }
   const f = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
   return { f, precision, recall, predBoundary: nPred, gtBoundary: nGt, boundPix };

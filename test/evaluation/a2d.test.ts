@@ -63,7 +63,7 @@ test('compute_iou from masks: empty vs empty is 1, float32 smoothing, size check
   assert.equal(maskIou(m([0, 0, 0]), m([0, 0, 0])).iou, 1);
   assert.equal(maskIou(m([1, 1, 0]), m([0, 1, 1])).iou, Math.fround(Math.fround(1 + Math.fround(1e-6)) / Math.fround(3 + Math.fround(1e-6))));
   assert.equal(iouFromCounts(0, 168).iou, 5.952380810470004e-9);
-  assert.throws(() => maskIou(m([1]), m([1, 0])), /prediction is 1×1 but the ground truth is 1×2/);
+  assert.throws(() => maskIou(m([1]), m([1, 0])), /shapes differ \(1×1 vs 1×2\)/);
 });
 
 test('precision@K counts IoU strictly above K (compared as float32 values against float64 K)', () => {

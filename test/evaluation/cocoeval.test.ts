@@ -235,3 +235,39 @@ test('results of unknown categories are dropped with a warning, as pycocotools d
   assert.equal(r.numDetections, 3);
   assert.match(r.warnings.join('\n'), /1 result\(s\) have a category_id not in the ground truth's categories/);
 });
+
+test('crowd regions: a detection inside a crowd is ignored (matched to it), not a false positive', () => {
+  const h = 30;
+  const w = 30;
+  const rect = (x0: number, y0: number, x1: number, y1: number) => {
+    const m = new Uint8Array(h * w);
+    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) m[y * w + x] = 1;
+    return R.encode(m, h, w);
+  };
+  const crowd = rect(15, 15, 30, 30);
+  const gt: CocoDataset = {
+    images: [{ id: 'img', height: h, width: w }],
+    categories: [{ id: 1 }],
+    annotations: [
+      { id: 1, image_id: 'img', category_id: 1, segmentation: R.toCompressed(rect(0, 0, 10, 10)), area: 100, iscrowd: 0 },
+      // crowd given as uncompressed RLE, as COCO stores crowds
+      { id: 2, image_id: 'img', category_id: 1, segmentation: { size: [h, w], counts: Array.from(crowd.counts) }, area: 225, iscrowd: 1 },
+    ],
+  };
+  const results: CocoResult[] = [
+    { image_id: 'img', category_id: 1, segmentation: R.toCompressed(rect(20, 20, 25, 25)), score: 0.9 }, // inside the crowd
+    { image_id: 'img', category_id: 1, segmentation: R.toCompressed(rect(0, 0, 10, 10)), score: 0.8 },
+  ];
+  const r = cocoEval(gt, results);
+  // crowd IoU = |d ∩ crowd| / |d| = 1
+  assert.deepEqual(Array.from(r.ious[0]!.values), [0, 1, 1, 0]);
+  const all = r.evalImgs[0]!;
+  assert.deepEqual(all.gtIds, [1, 2]);
+  assert.deepEqual(Array.from(all.dtMatches.subarray(0, 2)), [2, 1]);
+  assert.deepEqual(Array.from(all.dtIgnore.subarray(0, 2)), [1, 0]);
+  // the crowd detection does not lower precision (a lone TP has precision 1/(1 + eps), as in pycocotools)
+  assert.ok(Math.abs(r.stats[1]! - 1) < 1e-15, `AP50 ${r.stats[1]}`);
+  // the same detection against a regular (non-crowd) region would be a false positive first
+  const regular = { ...gt, annotations: [gt.annotations[0]!] };
+  assert.equal(cocoEval(regular, results).stats[1], 0.5);
+});

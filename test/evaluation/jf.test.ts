@@ -123,3 +123,52 @@ test('F of a 480×854 frame takes milliseconds', () => {
   assert.ok(s.f > 0.5 && s.f <= 1);
   assert.ok(ms < 200, `F took ${ms.toFixed(1)} ms`);
 });
+
+/** F by the literal recipe: dilate each boundary map with the disk, count the overlaps. */
+function bruteForceF(gt: Mask, pred: Mask, r: number): number {
+  const { height: h, width: w } = gt;
+  const pb = boundaryMap(pred);
+  const gb = boundaryMap(gt);
+  const dilate = (b: Uint8Array): Uint8Array => {
+    const out = new Uint8Array(h * w);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        if (!b[y * w + x]) continue;
+        for (let dy = -r; dy <= r; dy++) {
+          for (let dx = -r; dx <= r; dx++) {
+            const yy = y + dy;
+            const xx = x + dx;
+            if (dx * dx + dy * dy <= r * r && yy >= 0 && yy < h && xx >= 0 && xx < w) out[yy * w + xx] = 1;
+          }
+        }
+      }
+    }
+    return out;
+  };
+  const pd = dilate(pb);
+  const gd = dilate(gb);
+  let nP = 0, nG = 0, mP = 0, mG = 0;
+  for (let i = 0; i < h * w; i++) {
+    nP += pb[i]!;
+    nG += gb[i]!;
+    mP += pb[i]! & gd[i]!;
+    mG += gb[i]! & pd[i]!;
+  }
+  const [p, rc] = nP === 0 && nG > 0 ? [1, 0] : nP > 0 && nG === 0 ? [0, 1] : nP === 0 ? [1, 1] : [mP / nP, mG / nG];
+  return p + rc === 0 ? 0 : (2 * p * rc) / (p + rc);
+}
+
+test('F equals a brute-force disk dilation on random masks (radius 1–6, thin shapes)', () => {
+  let seed = 99;
+  const rnd = (): number => (seed = (seed * 48271) % 2147483647) / 2147483647;
+  for (let trial = 0; trial < 150; trial++) {
+    const h = 1 + Math.floor(rnd() * 30);
+    const w = 1 + Math.floor(rnd() * 30);
+    const density = rnd();
+    const mk = (): Mask => ({ data: Uint8Array.from({ length: h * w }, () => (rnd() < density ? 1 : 0)), height: h, width: w });
+    const r = 1 + Math.floor(rnd() * 6);
+    const gt = mk();
+    const pred = mk();
+    assert.equal(boundaryScore(gt, pred, undefined, r).f, bruteForceF(gt, pred, r), `trial ${trial} (${h}×${w}, r ${r})`);
+  }
+});

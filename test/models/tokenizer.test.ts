@@ -249,6 +249,16 @@ describe('RoBERTa tokenizer on a hand-made byte-level BPE', () => {
     }
   });
 
+  test('special_tokens_map.json names the padding token', (t) => {
+    for (const tokenizer of bothRoutes(t, { 'special_tokens_map.json': { pad_token: { content: '<unk>', lstrip: false } } })) {
+      assert.equal(tokenizer.padId, 3);
+      assert.deepEqual(tokenizer.encodeBatch(['the', '']).inputIds, [
+        [0, 263, 2],
+        [0, 2, 3],
+      ]);
+    }
+  });
+
   test('int64 / int32 flattening', (t) => {
     const [tokenizer] = bothRoutes(t);
     const batch = tokenizer!.encodeBatch(['the red', '']);

@@ -43,7 +43,8 @@ export interface SmallBpeTokenizerFiles {
  * `words` and `maxMerges`, so the files are reproducible.
  *
  * Every byte keeps its own token, so words outside the list still tokenize (into smaller pieces).
- * The pair counting is quadratic-ish and meant for vocabularies of up to a few thousand words.
+ * Pairs are recounted after every merge: fine for small vocabularies (1000 random words take a
+ * few seconds), not for training on a corpus.
  */
 export function buildSmallBpeTokenizerFiles(words: readonly string[], options: SmallBpeOptions = {}): SmallBpeTokenizerFiles {
   const maxMerges = options.maxMerges ?? Number.POSITIVE_INFINITY;

@@ -191,7 +191,8 @@ export class RobertaTokenizer {
     const vocab = parseVocabJson(vocabText, vocabFile);
     const merges = parseMergesTxt(mergesText, mergesFile);
     checkByteLevelBpe(vocab, merges, vocabFile, mergesFile);
-    const specials = { ...ROBERTA_SPECIAL_TOKENS, ...settings.specialTokens };
+    const given = Object.entries(settings.specialTokens ?? {}).filter(([, v]) => typeof v === 'string');
+    const specials: RobertaSpecialTokens = { ...ROBERTA_SPECIAL_TOKENS, ...Object.fromEntries(given) };
     const json = buildRobertaTokenizerJson(vocab, merges, specials, settings.addPrefixSpace ?? false);
     return RobertaTokenizer.fromJsonObject(json, settings, `${vocabFile} + ${mergesFile}`, 'vocab.json+merges.txt');
   }

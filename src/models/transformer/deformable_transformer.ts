@@ -260,10 +260,10 @@ export class MSDeformAttn extends Module {
       if (refDim === 2) {
         // offsets are in pixels of each level: normalise by (w, h)
         const normalizer = torch.tensor(shapes.map(([h, w]) => [w, h]), { dtype: offsets.dtype }).view(1, 1, 1, nl, 1, 2);
-        samplingLocations = referencePoints.view(n, lq, 1, nl, 1, 2).add(offsets.div(normalizer));
+        samplingLocations = referencePoints.unsqueeze(2).unsqueeze(4).add(offsets.div(normalizer));
       } else if (refDim === 4) {
         // offsets are relative to the box: P points span half its size
-        const ref = referencePoints.view(n, lq, 1, nl, 1, 4);
+        const ref = referencePoints.unsqueeze(2).unsqueeze(4); // [N, Lq, 1, L, 1, 4]
         samplingLocations = ref.narrow(-1, 0, 2).add(offsets.div(np).mul(ref.narrow(-1, 2, 2)).mul(0.5));
       } else {
         throw new RangeError(`MSDeformAttn: last dim of reference points must be 2 or 4, got ${refDim}`);
