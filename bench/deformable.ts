@@ -59,12 +59,14 @@ function runOne(sampling: DeformSampling): void {
     return Number(process.hrtime.bigint() - t0) / 1e9;
   };
   forward(); // warm-up
-  const times = [forward(), forward(), forward()].sort((a, b) => a - b);
-  const median = times[1]!;
+  const cpu0 = process.cpuUsage();
+  const times = [forward(), forward(), forward()];
+  const cpu = process.cpuUsage(cpu0);
+  const median = [...times].sort((a, b) => a - b)[1]!;
+  // CPU seconds per forward (both threads): less sensitive than wall time to other processes
+  const cpuPerForward = (cpu.user + cpu.system) / 1e6 / 3;
   const peakRssMB = process.resourceUsage().maxRSS / 1024;
-  console.log(
-    JSON.stringify({ sampling, median, times, peakRssMB, load: loadavg()[0] }),
-  );
+  console.log(JSON.stringify({ sampling, median, times, cpuPerForward, peakRssMB, load: loadavg()[0] }));
 }
 
 function main(): void {
@@ -83,9 +85,9 @@ function main(): void {
       console.error(`${sampling}: failed\n${r.stderr}`);
       continue;
     }
-    const res = JSON.parse(line) as { median: number; times: number[]; peakRssMB: number; load: number };
+    const res = JSON.parse(line) as { median: number; times: number[]; cpuPerForward: number; peakRssMB: number; load: number };
     console.log(
-      `${sampling.padEnd(10)} ${res.median.toFixed(2)} s (runs ${res.times.map((t) => t.toFixed(2)).join(', ')}), ` +
+      `${sampling.padEnd(10)} ${res.median.toFixed(2)} s (runs ${res.times.map((t) => t.toFixed(2)).join(', ')}; ${res.cpuPerForward.toFixed(2)} CPU-s per forward), ` +
         `reference ${REFERENCE_SECONDS} s, ratio ${(res.median / REFERENCE_SECONDS).toFixed(3)}, peak RSS ${res.peakRssMB.toFixed(0)} MB, load ${res.load.toFixed(2)}`,
     );
   }

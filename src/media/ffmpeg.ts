@@ -119,7 +119,7 @@ export async function probeVideo(file: string, autorotate = true): Promise<Video
     '-of', 'json',
     file,
   ]);
-  if (r.code !== 0) throw new FileFormatError(file, `cannot read as a video: ${lastLogLines(r.stderr, 1)}`);
+  if (r.code !== 0) throw new FileFormatError(file, `cannot read as a video: ${lastLogLines(r.stderr.split(`${file}: `).join(''), 1)}`);
   let parsed: { streams?: Record<string, unknown>[]; format?: Record<string, unknown> };
   try {
     parsed = JSON.parse(r.stdout.toString());
@@ -127,7 +127,7 @@ export async function probeVideo(file: string, autorotate = true): Promise<Video
     throw new FileFormatError(file, 'ffprobe gave unreadable output for this file');
   }
   const stream = parsed.streams?.[0];
-  if (!stream) throw new FileFormatError(file, 'has no video stream');
+  if (!stream) throw new FileFormatError(file, 'has no video stream (not a video, or a video without frames)');
   const width = Number(stream.width);
   const height = Number(stream.height);
   if (!(width > 0 && height > 0)) throw new FileFormatError(file, 'the video stream has no frame size (corrupt or unsupported file)');

@@ -77,6 +77,33 @@ function clip8(acc: number): number {
 }
 
 /**
+ * The taps laid out for speed: every output gets `width` (a multiple of 4) entries, the unused ones
+ * with weight 0 and a valid index, so the loops below can sum four taps per step with no bounds
+ * checks. Weights are non-negative for BILINEAR and every partial sum stays below 2^31 (as Pillow's
+ * int sums do), so int32 arithmetic is exact.
+ */
+interface PaddedTaps {
+  width: number;
+  index: Int32Array;
+  weight: Int32Array;
+}
+
+function padTaps(taps: ResampleTaps): PaddedTaps {
+  const outSize = taps.start.length;
+  const width = Math.max(4, Math.ceil(Math.max(...taps.count) / 4) * 4);
+  const index = new Int32Array(outSize * width);
+  const weight = new Int32Array(outSize * width);
+  for (let i = 0; i < outSize; i++) {
+    for (let j = 0; j < width; j++) {
+      const used = j < taps.count[i]!;
+      index[i * width + j] = taps.start[i]! + (used ? j : 0);
+      weight[i * width + j] = used ? taps.weights[i * taps.kernelSize + j]! : 0;
+    }
+  }
+  return { width, index, weight };
+}
+
+/**
  * Resizes interleaved uint8 pixels (`channels` per pixel, row-major) exactly as Pillow's
  * `Image.resize((outWidth, outHeight), Image.BILINEAR)` does for "L"/"RGB" images.
  */
@@ -106,57 +133,59 @@ export function resizeBilinearPil(
   let rowOffset = 0;
   if (outWidth !== width) {
     const rows = lastRow - firstRow;
-    src = horizontalPass(pixels, width, channels, firstRow, rows, pilBilinearTaps(width, outWidth));
+    const taps = padTaps(pilBilinearTaps(width, outWidth));
+    src = channels === 3 ? horizontalPassRgb(pixels, width, firstRow, rows, taps) : horizontalPass(pixels, width, channels, firstRow, rows, taps);
     srcWidth = outWidth;
     rowOffset = firstRow;
   }
   if (outHeight === height) return src;
-  return verticalPass(src, srcWidth, channels, rowOffset, vertical);
+  return verticalPass(src, srcWidth * channels, rowOffset, padTaps(vertical));
 }
 
-/** Resamples rows [firstRow, firstRow + rows) along x; the result has `rows` rows. */
-function horizontalPass(pixels: Uint8Array, width: number, channels: number, firstRow: number, rows: number, taps: ResampleTaps): Uint8Array {
-  const outWidth = taps.start.length;
-  const out = new Uint8Array(outWidth * rows * channels);
-  const { start, count, kernelSize, weights } = taps;
-  const inStride = width * channels;
-  if (channels === 3) {
-    for (let y = 0; y < rows; y++) {
-      const rowBase = (y + firstRow) * inStride;
-      let o = y * outWidth * 3;
-      for (let x = 0; x < outWidth; x++) {
-        let r = HALF;
-        let g = HALF;
-        let b = HALF;
-        let p = rowBase + start[x]! * 3;
-        const k0 = x * kernelSize;
-        const n = count[x]!;
-        for (let j = 0; j < n; j++) {
-          const k = weights[k0 + j]!;
-          r += pixels[p]! * k;
-          g += pixels[p + 1]! * k;
-          b += pixels[p + 2]! * k;
-          p += 3;
-        }
-        out[o++] = clip8(r);
-        out[o++] = clip8(g);
-        out[o++] = clip8(b);
-      }
-    }
-    return out;
-  }
+/** Resamples rows [firstRow, firstRow + rows) of an RGB image along x; the result has `rows` rows. */
+function horizontalPassRgb(pixels: Uint8Array, width: number, firstRow: number, rows: number, taps: PaddedTaps): Uint8Array {
+  const { width: K, index, weight } = taps;
+  const outWidth = index.length / K;
+  const out = new Uint8Array(outWidth * rows * 3);
+  let o = 0;
   for (let y = 0; y < rows; y++) {
-    const rowBase = (y + firstRow) * inStride;
+    const rowBase = (y + firstRow) * width * 3;
     for (let x = 0; x < outWidth; x++) {
-      const k0 = x * kernelSize;
-      const n = count[x]!;
+      let r = HALF;
+      let g = HALF;
+      let b = HALF;
+      for (let j = x * K, end = j + K; j < end; j += 4) {
+        const p0 = rowBase + index[j]! * 3;
+        const p1 = rowBase + index[j + 1]! * 3;
+        const p2 = rowBase + index[j + 2]! * 3;
+        const p3 = rowBase + index[j + 3]! * 3;
+        const k0 = weight[j]!;
+        const k1 = weight[j + 1]!;
+        const k2 = weight[j + 2]!;
+        const k3 = weight[j + 3]!;
+        r = (r + Math.imul(pixels[p0]!, k0) + Math.imul(pixels[p1]!, k1) + Math.imul(pixels[p2]!, k2) + Math.imul(pixels[p3]!, k3)) | 0;
+        g = (g + Math.imul(pixels[p0 + 1]!, k0) + Math.imul(pixels[p1 + 1]!, k1) + Math.imul(pixels[p2 + 1]!, k2) + Math.imul(pixels[p3 + 1]!, k3)) | 0;
+        b = (b + Math.imul(pixels[p0 + 2]!, k0) + Math.imul(pixels[p1 + 2]!, k1) + Math.imul(pixels[p2 + 2]!, k2) + Math.imul(pixels[p3 + 2]!, k3)) | 0;
+      }
+      out[o++] = clip8(r);
+      out[o++] = clip8(g);
+      out[o++] = clip8(b);
+    }
+  }
+  return out;
+}
+
+/** The same for any number of channels (grayscale masks, RGBA …), one channel at a time. */
+function horizontalPass(pixels: Uint8Array, width: number, channels: number, firstRow: number, rows: number, taps: PaddedTaps): Uint8Array {
+  const { width: K, index, weight } = taps;
+  const outWidth = index.length / K;
+  const out = new Uint8Array(outWidth * rows * channels);
+  for (let y = 0; y < rows; y++) {
+    const rowBase = (y + firstRow) * width * channels;
+    for (let x = 0; x < outWidth; x++) {
       for (let c = 0; c < channels; c++) {
         let acc = HALF;
-        let p = rowBase + start[x]! * channels + c;
-        for (let j = 0; j < n; j++) {
-          acc += pixels[p]! * weights[k0 + j]!;
-          p += channels;
-        }
+        for (let j = x * K, end = j + K; j < end; j++) acc = (acc + Math.imul(pixels[rowBase + index[j]! * channels + c]!, weight[j]!)) | 0;
         out[(y * outWidth + x) * channels + c] = clip8(acc);
       }
     }
@@ -164,25 +193,34 @@ function horizontalPass(pixels: Uint8Array, width: number, channels: number, fir
   return out;
 }
 
-/** Resamples along y; `rowOffset` is the input image row held in row 0 of `pixels`. */
-function verticalPass(pixels: Uint8Array, width: number, channels: number, rowOffset: number, taps: ResampleTaps): Uint8Array {
-  const outHeight = taps.start.length;
-  const rowLen = width * channels;
+/**
+ * Resamples along y; `rowOffset` is the input image row held in row 0 of `pixels`. Four source rows
+ * are summed per sweep along the output row; wider kernels (strong shrinking) add into `acc`.
+ */
+function verticalPass(pixels: Uint8Array, rowLen: number, rowOffset: number, taps: PaddedTaps): Uint8Array {
+  const { width: K, index, weight } = taps;
+  const outHeight = index.length / K;
   const out = new Uint8Array(rowLen * outHeight);
-  // Accumulating whole rows keeps the inner loop contiguous; sums stay below 2^31 as in Pillow.
-  const acc = new Int32Array(rowLen);
-  const { start, count, kernelSize, weights } = taps;
+  const acc = new Int32Array(K > 4 ? rowLen : 0);
   for (let y = 0; y < outHeight; y++) {
-    acc.fill(HALF);
-    const n = count[y]!;
-    for (let j = 0; j < n; j++) {
-      const k = weights[y * kernelSize + j]!;
-      if (k === 0) continue;
-      const base = (start[y]! - rowOffset + j) * rowLen;
-      for (let i = 0; i < rowLen; i++) acc[i] += pixels[base + i]! * k;
-    }
     const o = y * rowLen;
-    for (let i = 0; i < rowLen; i++) out[o + i] = clip8(acc[i]!);
+    for (let j = y * K, end = j + K; j < end; j += 4) {
+      const b0 = (index[j]! - rowOffset) * rowLen;
+      const b1 = (index[j + 1]! - rowOffset) * rowLen;
+      const b2 = (index[j + 2]! - rowOffset) * rowLen;
+      const b3 = (index[j + 3]! - rowOffset) * rowLen;
+      const k0 = weight[j]!;
+      const k1 = weight[j + 1]!;
+      const k2 = weight[j + 2]!;
+      const k3 = weight[j + 3]!;
+      const first = j === y * K;
+      const last = j + 4 === end;
+      for (let i = 0; i < rowLen; i++) {
+        const s = ((first ? HALF : acc[i]!) + Math.imul(pixels[b0 + i]!, k0) + Math.imul(pixels[b1 + i]!, k1) + Math.imul(pixels[b2 + i]!, k2) + Math.imul(pixels[b3 + i]!, k3)) | 0;
+        if (last) out[o + i] = clip8(s);
+        else acc[i] = s;
+      }
+    }
   }
   return out;
 }

@@ -283,6 +283,15 @@ describe('Hugging Face RoBERTa folder', () => {
     src.dispose();
   });
 
+  test('sequences longer than the position table are refused with a clear error', () => {
+    const m = new RobertaModel(RobertaConfigSchema.parse(TINY_ROBERTA));
+    torch.tidy(() => {
+      assert.doesNotThrow(() => m.forward(torch.zeros([1, 38], { dtype: 'int64' })));
+      assert.throws(() => m.forward(torch.zeros([1, 39], { dtype: 'int64' })), /at most 38 tokens/);
+    });
+    m.dispose();
+  });
+
   test('HF key mapping', () => {
     assert.equal(hfRobertaKey('roberta.encoder.layer.3.attention.self.query.weight'), 'encoder.layer.3.attention.self.query.weight');
     assert.equal(hfRobertaKey('embeddings.LayerNorm.gamma'), 'embeddings.LayerNorm.weight');

@@ -252,6 +252,54 @@ describe('MSDeformAttn sampling cores', () => {
   });
 });
 
+describe('DeformableTransformer training', () => {
+  test('parameter gradients agree between the cores (padded frames, box refinement)', () => {
+    const cfg: DeformConfig = { d_model: 32, nheads: 4, enc_layers: 2, dec_layers: 2, dim_feedforward: 16, dropout: 0.1, num_feature_levels: 3, enc_n_points: 2, dec_n_points: 3 };
+    const model = new TransformerWithBoxHeads(cfg).eval(); // eval: dropout off, so both runs are deterministic
+    const g = new torch.Generator().manualSeed(1);
+    torch.noGrad(() => {
+      for (const p of model.parameters()) p.add_(torch.randn(p.shape, { generator: g }).mul(0.1));
+    });
+    const shapes: [number, number][] = [[8, 10], [4, 5], [2, 3]];
+    const srcs = shapes.map(([h, w]) => torch.randn([2, 32, h, w], { generator: g }).keep());
+    const pos = shapes.map(([h, w]) => torch.randn([2, 32, h, w], { generator: g }).keep());
+    // frame 1 is padded on the right and bottom at every level
+    const masks = shapes.map(([h, w]) => {
+      const m = torch.zeros([2, h, w], { dtype: 'bool' });
+      m.select(0, 1).narrow(0, h - 1, 1).fill_(1);
+      m.select(0, 1).narrow(1, w - 1, 1).fill_(1);
+      return m.keep();
+    });
+    const tgt = torch.randn([1, 2, 4, 32], { generator: g }).keep();
+    const queryEmbed = torch.randn([4, 32], { generator: g }).keep();
+    const grads = (sampling: DeformSampling) =>
+      torch.tidy(() => {
+        model.transformer.setSampling(sampling);
+        model.zeroGrad();
+        const r = model.transformer.forward(srcs, tgt, masks, pos, queryEmbed);
+        r.hs.square().mean().add(r.memoryFeatures[0]!.square().mean()).backward();
+        return [...model.namedParameters()].map(([name, p]) => [name, p.grad] as const);
+      });
+    const a = grads('gridSample');
+    const b = grads('gather');
+    let compared = 0;
+    for (const [i, [name, ga]] of a.entries()) {
+      const gb = b[i]![1];
+      assert.equal(ga === null, gb === null, `${name}: gradient presence differs`);
+      if (!ga || !gb) continue;
+      const err = maxAbsDiff(ga, gb);
+      const scale = ga.abs().max().item();
+      assert.ok(err <= 1e-4 * Math.max(1, scale), `${name}: gradients differ by ${err} (scale ${scale})`);
+      compared++;
+    }
+    // everything but the box heads (their refinements are detached) receives a gradient
+    assert.ok(compared >= a.length - 6 * cfg.dec_layers, `only ${compared} of ${a.length} parameters have gradients`);
+    assert.ok(a.some(([n, gr]) => n.includes('sampling_offsets.weight') && gr && gr.abs().max().item() > 0), 'offsets learn');
+    model.dispose();
+    for (const t of [...srcs, ...pos, ...masks, tgt, queryEmbed]) t.dispose();
+  });
+});
+
 describe('valid ratios and encoder reference points', () => {
   test('a padded map gives (valid w / w, valid h / h) and reference points inside the valid region', () => {
     torch.tidy(() => {

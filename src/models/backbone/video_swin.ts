@@ -17,7 +17,10 @@ import { PositionEmbeddingSine2D, joinFeatures, type BackboneOutput } from './po
 
 type Triple = [number, number, number];
 
-/** Called with a module-relative name (`patch_embed`, `layers.0`, `downsamples.0`) and that output. */
+/**
+ * Called with a module-relative name (`patch_embed`, `layers.0`, `downsamples.0`) and that output.
+ * The tensor is valid only during the call (it belongs to the forward's scope): clone().keep() to retain it.
+ */
 export type ForwardHook = (name: string, value: Tensor) => void;
 
 // ---------------------------------------------------------------------------------------------
@@ -44,6 +47,7 @@ export const SwinConfigSchema = z
     dropPathRate: z.number().min(0).max(1).default(0.2),
     patchNorm: z.boolean().default(true),
   })
+  .strict()
   .refine((c) => c.depths.length === c.numHeads.length, { message: 'depths and numHeads must have the same length' })
   .refine((c) => c.numHeads.every((h, i) => (c.embedDim * 2 ** i) % h === 0), {
     message: 'every stage width embedDim·2^i must be divisible by its number of heads',
@@ -161,8 +165,8 @@ export function computeMask(dp: number, hp: number, wp: number, ws: readonly num
     }
     const img = torch.fromTypedArray(labels, [1, dp, hp, wp, 1]);
     const win = windowPartition(img, ws).squeeze(-1); // [nW, N]
-    const diff = win.unsqueeze(1).sub(win.unsqueeze(2)); // [nW, N, N]
-    return torch.zerosLike(diff).maskedFill(diff.ne(0), -100);
+    const differs = win.unsqueeze(1).ne(win.unsqueeze(2)); // [nW, N, N]
+    return torch.zerosLike(differs, { dtype: 'float32' }).maskedFill_(differs, -100);
   });
 }
 
@@ -238,7 +242,7 @@ export class Mlp extends Module {
 /** Multi-head self-attention inside 3-D windows, with a learned relative position bias. */
 export class WindowAttention3D extends Module {
   /** Upper bound (bytes) on the attention scores formed at once; at least one window is always taken. */
-  static chunkBytes = 16 * 2 ** 20;
+  static chunkBytes = 128 * 2 ** 20;
 
   readonly relativePositionBiasTable: Tensor;
   readonly relativePositionIndex: Tensor;
@@ -295,10 +299,13 @@ export class WindowAttention3D extends Module {
         for (let w0 = 0; w0 < nW; w0 += step) {
           const w1 = Math.min(nW, w0 + step);
           const rows = (t: Tensor) => t.slice(0, b0 + w0, b0 + w1);
-          const scores = rows(q).matmul(rows(k).transpose(-2, -1)); // [w, h, N, N]
-          scores.add_(bias);
-          if (mask) scores.add_(mask.slice(0, w0, w1).unsqueeze(1));
-          outs.push(this.attnDrop.forward(scores.softmax(-1)).matmul(rows(v))); // [w, h, N, C/h]
+          const chunk = torch.tidy(() => {
+            const scores = rows(q).matmul(rows(k).transpose(-2, -1)); // [w, h, N, N]
+            scores.add_(bias);
+            if (mask) scores.add_(mask.slice(0, w0, w1).unsqueeze(1));
+            return this.attnDrop.forward(scores.softmax(-1)).matmul(rows(v)); // [w, h, N, C/h]
+          });
+          outs.push(chunk);
         }
       }
       const out = (outs.length === 1 ? outs[0]! : torch.cat(outs, 0)).transpose(1, 2).reshape(bw, n, c); // heads concatenated

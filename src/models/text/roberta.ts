@@ -122,6 +122,12 @@ export class RobertaEmbeddings extends Module {
 
   /** inputIds [B, S] int64 → [B, S, hidden]. */
   forward(inputIds: Tensor): Tensor {
+    const [, len] = inputIds.shape as [number, number];
+    const limit = this.positionEmbeddings.numEmbeddings - this.padTokenId - 1;
+    if (len > limit) {
+      // positions run pad+1 … pad+len; beyond the table the lookup would fail deep inside libtorch
+      throw new RangeError(`RoBERTa takes at most ${limit} tokens (max_position_embeddings ${this.positionEmbeddings.numEmbeddings}), got ${len}; truncate the expression`);
+    }
     return torch.tidy(() => {
       const positionIds = robertaPositionIds(inputIds, this.padTokenId);
       const tokenTypeIds = torch.zerosLike(inputIds, { dtype: 'int64' });

@@ -33,6 +33,17 @@ function numTokens(shapes: SpatialShapes): number {
   return shapes.reduce((a, [h, w]) => a + h * w, 0);
 }
 
+/** Offset of each level in the concatenation of the level maps (the reference's level_start_index). */
+function levelStartIndex(shapes: SpatialShapes): number[] {
+  const starts: number[] = [];
+  let acc = 0;
+  for (const [h, w] of shapes) {
+    starts.push(acc);
+    acc += h * w;
+  }
+  return starts;
+}
+
 // ------------------------------------------------------------------------------------------------
 // Sampling cores. Shared contract:
 //   value             [N, S, M, D]        (S = Σ h_l·w_l, levels concatenated, row-major y then x)
@@ -56,7 +67,13 @@ export function msDeformAttnCoreGridSample(value: Tensor, shapes: SpatialShapes,
       return F.gridSample(valueL, gridL, { mode: 'bilinear', paddingMode: 'zeros', alignCorners: false }); // [(N M), D, Lq, P]
     });
     const aw = attentionWeights.transpose(1, 2).reshape(n * m, 1, lq, nLevels * nPoints);
-    const out = torch.stack(sampled, -2).flatten(-2).mul(aw).sum(-1).view(n, m * d, lq); // [N, (M D), Lq]
+    // the sampled values are the big tensors here ([(N M), D, Lq, L·P]); free each as soon as it is used
+    const stacked = torch.stack(sampled, -2).flatten(-2);
+    for (const t of sampled) t.dispose();
+    const weighted = stacked.mul(aw);
+    stacked.dispose();
+    const out = weighted.sum(-1).view(n, m * d, lq); // [N, (M D), Lq]
+    weighted.dispose();
     return out.transpose(1, 2).contiguous();
   });
 }
@@ -73,7 +90,7 @@ function embeddingBagSum(table: Tensor, indices: Tensor, offsets: Tensor, weight
 /** Zero border (pixels) around each level map in the gather core: corners outside the map read zeros. */
 const BORDER = 2;
 /** Sampling points per chunk of the gather core (keeps the corner tensors cache-sized). */
-const GATHER_CHUNK_POINTS = 131072;
+const GATHER_CHUNK_POINTS = Number(process.env.SOC_GATHER_CHUNK ?? 131072);
 
 /**
  * The fast core. Each level map gets a 2-pixel zero border, so clamping the pixel coordinate to
@@ -97,9 +114,8 @@ export function msDeformAttnCoreGather(value: Tensor, shapes: SpatialShapes, sam
       return F.pad(v.reshape(n, h, w, m * d), [0, 0, BORDER, BORDER, BORDER, BORDER]).flatten(1, 2);
     });
     const table = torch.cat(bordered, 1).view(-1, d);
-    const paddedTokens = padded.reduce((a, [h, w]) => a + h * w, 0);
-    const levelStarts: number[] = [];
-    padded.reduce((acc, [h, w]) => (levelStarts.push(acc), acc + h * w), 0);
+    const paddedTokens = numTokens(padded);
+    const levelStarts = levelStartIndex(padded);
 
     // Per-(level, point) constants, [L·P] (each level's value repeated P times).
     const perPoint = (f: (l: number) => number, dt = dtype) =>
@@ -249,27 +265,34 @@ export class MSDeformAttn extends Module {
       if (shapes.length !== nl) throw new RangeError(`MSDeformAttn: ${shapes.length} spatial shapes for ${nl} levels`);
       if (numTokens(shapes) !== s) throw new RangeError(`MSDeformAttn: input has ${s} tokens but the spatial shapes sum to ${numTokens(shapes)}`);
 
-      let value = this.valueProj.forward(inputFlatten);
-      if (paddingMask) value = value.maskedFill(paddingMask.unsqueeze(-1), 0);
-      value = value.view(n, s, mh, this.dModel / mh);
-      const offsets = this.samplingOffsets.forward(query).view(n, lq, mh, nl, np, 2);
-      const attentionWeights = this.attentionWeights.forward(query).view(n, lq, mh, nl * np).softmax(-1).view(n, lq, mh, nl, np);
-
-      let samplingLocations: Tensor;
-      const refDim = referencePoints.shape[referencePoints.ndim - 1];
-      if (refDim === 2) {
-        // offsets are in pixels of each level: normalise by (w, h)
-        const normalizer = torch.tensor(shapes.map(([h, w]) => [w, h]), { dtype: offsets.dtype }).view(1, 1, 1, nl, 1, 2);
-        samplingLocations = referencePoints.unsqueeze(2).unsqueeze(4).add(offsets.div(normalizer));
-      } else if (refDim === 4) {
-        // offsets are relative to the box: P points span half its size
-        const ref = referencePoints.unsqueeze(2).unsqueeze(4); // [N, Lq, 1, L, 1, 4]
-        samplingLocations = ref.narrow(-1, 0, 2).add(offsets.div(np).mul(ref.narrow(-1, 2, 2)).mul(0.5));
-      } else {
+      // (nested scopes and early disposal keep the full-size intermediates from piling up)
+      const value = torch.tidy(() => {
+        const v = this.valueProj.forward(inputFlatten);
+        return (paddingMask ? v.maskedFill(paddingMask.unsqueeze(-1), 0) : v).view(n, s, mh, this.dModel / mh);
+      });
+      const attentionWeights = torch.tidy(() =>
+        this.attentionWeights.forward(query).view(n, lq, mh, nl * np).softmax(-1).view(n, lq, mh, nl, np),
+      );
+      const samplingLocations = torch.tidy(() => {
+        const offsets = this.samplingOffsets.forward(query).view(n, lq, mh, nl, np, 2);
+        const refDim = referencePoints.shape[referencePoints.ndim - 1];
+        if (refDim === 2) {
+          // offsets are in pixels of each level: normalise by (w, h)
+          const normalizer = torch.tensor(shapes.map(([h, w]) => [w, h]), { dtype: offsets.dtype }).view(1, 1, 1, nl, 1, 2);
+          return referencePoints.unsqueeze(2).unsqueeze(4).add(offsets.div(normalizer));
+        }
+        if (refDim === 4) {
+          // offsets are relative to the box: P points span half its size
+          const ref = referencePoints.unsqueeze(2).unsqueeze(4); // [N, Lq, 1, L, 1, 4]
+          return ref.narrow(-1, 0, 2).add(offsets.div(np).mul(ref.narrow(-1, 2, 2)).mul(0.5));
+        }
         throw new RangeError(`MSDeformAttn: last dim of reference points must be 2 or 4, got ${refDim}`);
-      }
+      });
       const sampled = msDeformAttnCore(value, shapes, samplingLocations, attentionWeights, this.sampling);
-      return { output: this.outputProj.forward(sampled), samplingLocations, attentionWeights };
+      value.dispose();
+      const output = this.outputProj.forward(sampled);
+      sampled.dispose();
+      return { output, samplingLocations, attentionWeights };
     });
   }
 }
@@ -277,6 +300,21 @@ export class MSDeformAttn extends Module {
 // ------------------------------------------------------------------------------------------------
 // Encoder
 // ------------------------------------------------------------------------------------------------
+
+/**
+ * linear2(dropout(relu(linear1(x)))), freeing the wide hidden activations ([.., d_ffn]) as soon as
+ * they are consumed instead of at the end of the layer's scope (autograd keeps what it needs).
+ */
+function feedForward(x: Tensor, linear1: Linear, dropout: Dropout, linear2: Linear): Tensor {
+  const pre = linear1.forward(x);
+  const hidden = F.relu(pre);
+  pre.dispose();
+  const dropped = dropout.forward(hidden);
+  if (dropped !== hidden) hidden.dispose();
+  const out = linear2.forward(dropped);
+  dropped.dispose();
+  return out;
+}
 
 /** Post-norm encoder layer: deformable self-attention over all levels, then the FFN. */
 export class DeformableTransformerEncoderLayer extends Module {
@@ -305,9 +343,11 @@ export class DeformableTransformerEncoderLayer extends Module {
   forward(src: Tensor, pos: Tensor | null, referencePoints: Tensor, shapes: SpatialShapes, paddingMask: Tensor | null = null): Tensor {
     return torch.tidy(() => {
       const query = pos ? src.add(pos) : src;
-      const attn = this.selfAttn.forward(query, referencePoints, src, shapes, paddingMask).output;
+      const { output: attn, samplingLocations, attentionWeights } = this.selfAttn.forward(query, referencePoints, src, shapes, paddingMask);
+      samplingLocations.dispose(); // not needed here; free the big tensors early
+      attentionWeights.dispose();
       const x = this.norm1.forward(src.add(this.dropout1.forward(attn)));
-      const ffn = this.linear2.forward(this.dropout2.forward(F.relu(this.linear1.forward(x))));
+      const ffn = feedForward(x, this.linear1, this.dropout2, this.linear2);
       return this.norm2.forward(x.add(this.dropout3.forward(ffn)));
     });
   }
@@ -415,7 +455,7 @@ export class DeformableTransformerDecoderLayer extends Module {
       const ca = this.crossAttn.forward(queryPos ? x.add(queryPos) : x, referencePoints, src, shapes, paddingMask);
       x = this.norm1.forward(x.add(this.dropout1.forward(ca.output)));
 
-      const ffn = this.linear2.forward(this.dropout3.forward(F.relu(this.linear1.forward(x))));
+      const ffn = feedForward(x, this.linear1, this.dropout3, this.linear2);
       const output = this.norm3.forward(x.add(this.dropout4.forward(ffn)));
       return { output, samplingLocations: ca.samplingLocations, attentionWeights: ca.attentionWeights };
     });
@@ -540,7 +580,7 @@ export class DeformableTransformerDecoder extends Module {
 function topWeightedSamples(samplingLocations: Tensor, attentionWeights: Tensor, validRatios: Tensor): Tensor {
   return torch.tidy(() => {
     const [n, q, , nl] = samplingLocations.shape as [number, number, number, number];
-    const loc = samplingLocations.div(validRatios.view(n, 1, 1, nl, 1, 2)).reshape(n, q, -1, 2);
+    const loc = samplingLocations.div(validRatios.reshape(n, 1, 1, nl, 1, 2)).reshape(n, q, -1, 2);
     const weights = attentionWeights.reshape(n, q, -1);
     const k = Math.min(TOP_SAMPLES, weights.shape[2]!);
     const { indices } = weights.topk(k, 2);
@@ -668,8 +708,6 @@ export class DeformableTransformer extends Module {
         );
       }
       const spatialShapes: [number, number][] = srcs.map((s) => [s.shape[2]!, s.shape[3]!]);
-      const levelStartIndex: number[] = [];
-      spatialShapes.reduce((acc, [h, w]) => (levelStartIndex.push(acc), acc + h * w), 0);
       const srcFlatten = torch.cat(srcs.map((s) => s.flatten(2).transpose(1, 2)), 1); // [N, S, C]
       const maskFlatten = torch.cat(masks.map((m) => m.flatten(1)), 1); // [N, S]
       const lvlPosEmbedFlatten = torch.cat(
@@ -677,7 +715,7 @@ export class DeformableTransformer extends Module {
         1,
       );
       const validRatios = torch.stack(masks.map((m) => DeformableTransformer.getValidRatio(m)), 1); // [N, L, 2]
-      return { srcFlatten, maskFlatten, lvlPosEmbedFlatten, spatialShapes, levelStartIndex, validRatios };
+      return { srcFlatten, maskFlatten, lvlPosEmbedFlatten, spatialShapes, levelStartIndex: levelStartIndex(spatialShapes), validRatios };
     });
   }
 
