@@ -1,4 +1,4 @@
-// Throughput of the media input path on a generated 360p and 720p clip.
+// Throughput of the media input path on generated 360p, 480p (DAVIS size) and 720p clips.
 //   npx tsx bench/media.ts [frames]
 // Prints frames/s for: ffmpeg decode alone (streamed), Pillow-exact resize to 360/640, the
 // normalisation to float32 CHW, and the whole path (decode → resize → normalise → tensor).
@@ -37,7 +37,7 @@ torch.disposeAll(torch.fromTypedArray(new Float32Array(1 << 20)));
 
 const dir = mkdtempSync(join(tmpdir(), 'soc-bench-media-'));
 try {
-  for (const [w, h] of [[640, 360], [1280, 720]] as const) {
+  for (const [w, h] of [[640, 360], [854, 480], [1280, 720]] as const) {
     const file = join(dir, `clip_${h}p.mp4`);
     const made = spawnSync(ffmpegCommand(), [
       '-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${w}x${h}:rate=30`, '-frames:v', String(FRAMES),
@@ -66,7 +66,8 @@ try {
       for (let r = 0; r < reps; r++) for (const f of sample) resizeBilinearPil(f.data, w, h, 3, ow, oh);
       return reps * sample.length;
     });
-    console.log(`  Pillow-exact bilinear resize      ${rate(resize.value, resize.wall)}   ${((resize.wall * 1000) / resize.value).toFixed(2)} ms/frame`);
+    const note = ow === w && oh === h ? ' (already the model size: a copy)' : '';
+    console.log(`  Pillow-exact bilinear resize      ${rate(resize.value, resize.wall)}   ${((resize.wall * 1000) / resize.value).toFixed(2)} ms/frame${note}`);
 
     // 3. normalise only
     const small = { width: ow, height: oh, data: resizeBilinearPil(sample[0]!.data, w, h, 3, ow, oh) };

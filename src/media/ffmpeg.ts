@@ -31,17 +31,35 @@ export function ffprobeCommand(): string {
   return 'ffprobe';
 }
 
-const available = new Map<string, boolean>();
+const versions = new Map<string, string | null>();
+
+/** The first line of `command -version`, or null when the command cannot be run (cached). */
+function versionLine(command: string): string | null {
+  let line = versions.get(command);
+  if (line === undefined) {
+    const r = spawnSync(command, ['-version'], { encoding: 'utf8', timeout: 10_000 });
+    line = !r.error && r.status === 0 ? (r.stdout.split('\n')[0] ?? '') : null;
+    versions.set(command, line);
+  }
+  return line;
+}
 
 /** True when `command -version` runs (cached per command). */
 export function isCommandAvailable(command: string): boolean {
-  let ok = available.get(command);
-  if (ok === undefined) {
-    const r = spawnSync(command, ['-version'], { stdio: 'ignore', timeout: 10_000 });
-    ok = !r.error && r.status === 0;
-    available.set(command, ok);
-  }
-  return ok;
+  return versionLine(command) !== null;
+}
+
+/** ffmpeg's [major, minor] version (`ffmpeg version 5.1.9-…` → [5, 1]); null for git builds (`N-…`) or no ffmpeg. */
+export function ffmpegVersion(): [number, number] | null {
+  const m = /version n?(\d+)\.(\d+)/.exec(versionLine(ffmpegCommand()) ?? '');
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
+/** The option that keeps every decoded frame once: `-fps_mode` since ffmpeg 5.1, `-vsync` before. */
+export function passthroughFramesArgs(): string[] {
+  const v = ffmpegVersion();
+  const old = v !== null && (v[0] < 5 || (v[0] === 5 && v[1] < 1));
+  return old ? ['-vsync', 'passthrough'] : ['-fps_mode', 'passthrough'];
 }
 
 /** True when both ffmpeg and ffprobe can be run. */
@@ -115,7 +133,8 @@ export async function probeVideo(file: string, autorotate = true): Promise<Video
   const r = await runCommand(command, [
     '-v', 'error',
     '-select_streams', 'v:0',
-    '-show_entries', 'stream=codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration:stream_side_data=rotation:stream_tags=rotate:format=duration',
+    // Whole sections: entry filters for side data differ between ffprobe versions.
+    '-show_streams', '-show_format',
     '-of', 'json',
     file,
   ]);

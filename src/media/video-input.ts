@@ -12,6 +12,11 @@
 // Videos are decoded by ffmpeg frame by frame in presentation order, without frame-rate
 // conversion (torchvision `read_video`), and rotated upright from the container's rotation
 // metadata unless `autorotate: false` (the reference's decoder ignores that metadata).
+//
+// Decoding parity with the reference: frame files go through sharp (src/data/image.ts); on the
+// JPEGs tried (4:2:0 and 4:4:4, quality 75–95) it gave the same bytes as PIL 9.4. Video frames come
+// from ffmpeg's YUV→RGB conversion, the same as src/data/video.ts; torchvision's PyAV decoder uses
+// swscale too but was not available to compare, so a pixel may differ by a grey level or so.
 
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -19,7 +24,7 @@ import { basename, extname, join } from 'node:path';
 import { loadRgbImage, readImageSize } from '../data/image.js';
 import type { RgbImage } from '../data/types.js';
 import { FileFormatError, UsageError } from '../errors.js';
-import { FfmpegMissingError, ffmpegCommand, lastLogLines, probeVideo, requireFfmpeg, type VideoProbe } from './ffmpeg.js';
+import { FfmpegMissingError, ffmpegCommand, lastLogLines, passthroughFramesArgs, probeVideo, requireFfmpeg, type VideoProbe } from './ffmpeg.js';
 
 export const VIDEO_EXTENSIONS = ['.mp4', '.webm', '.mov', '.avi', '.mkv', '.m4v', '.mpg', '.mpeg'] as const;
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'] as const;
@@ -358,7 +363,7 @@ async function* decodeVideo(path: string, info: MediaInfo, r: ResolvedSelection,
   const outputLimit = r.fpsRatio === null ? Math.min(r.maxFrames, Math.ceil(inRange / r.every)) : inRange;
   const args = ['-v', 'error', '-nostdin'];
   if (!autorotate) args.push('-noautorotate');
-  args.push('-i', path, '-map', '0:v:0', '-vf', filters.join(','), '-fps_mode', 'passthrough');
+  args.push('-i', path, '-map', '0:v:0', '-vf', filters.join(','), ...passthroughFramesArgs());
   if (Number.isFinite(outputLimit)) args.push('-frames:v', String(outputLimit));
   args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
 

@@ -1,10 +1,11 @@
 // Opening videos, frame folders and images; frame selection; lazy decoding; input errors.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FileFormatError, UsageError } from '../../src/errors.js';
-import { FfmpegMissingError } from '../../src/media/ffmpeg.js';
+import { FfmpegMissingError, ffmpegCommand } from '../../src/media/ffmpeg.js';
 import {
   countSelected,
   keepsSourceIndex,
@@ -139,6 +140,21 @@ describe('video files', () => {
     assert.equal(n, 3);
     assert.ok(Date.now() - started < 5000);
     assert.equal((await readAllFrames(await openInput(file, { maxFrames: 4 }))).length, 4);
+  });
+
+  test('streaming: a long clip is decoded with bounded memory', async (t) => {
+    if (!needFfmpeg(t)) return;
+    const file = join(tempDir(t), 'long.mp4');
+    const made = spawnSync(ffmpegCommand(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-frames:v', '600', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', file]);
+    assert.equal(made.status, 0, made.stderr?.toString());
+    const src = await openInput(file);
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    let n = 0;
+    for await (const _ of src.frames()) if (++n % 25 === 0) peak = Math.max(peak, process.memoryUsage().rss);
+    assert.equal(n, 600);
+    // All 600 frames would be 415 MB; streaming holds a few frames plus garbage not yet collected.
+    assert.ok(peak - before < 150 * 2 ** 20, `RSS grew by ${((peak - before) / 2 ** 20).toFixed(0)} MB`);
   });
 
   test('mov, mkv, webm and avi decode too', async (t) => {

@@ -8,27 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { FileFormatError, UsageError } from '../../errors.js';
 import { type SwinConfig, swinConfig } from '../backbone/video_swin.js';
-
-/** Hugging Face RobertaConfig fields the encoder uses (defaults: roberta-base). */
-export const RobertaConfigSchema = z
-  .object({
-    vocab_size: z.number().int().positive().default(50265),
-    hidden_size: z.number().int().positive().default(768),
-    num_hidden_layers: z.number().int().positive().default(12),
-    num_attention_heads: z.number().int().positive().default(12),
-    intermediate_size: z.number().int().positive().default(3072),
-    hidden_act: z.enum(['gelu', 'relu', 'gelu_new', 'gelu_pytorch_tanh']).default('gelu'),
-    hidden_dropout_prob: z.number().min(0).max(1).default(0.1),
-    attention_probs_dropout_prob: z.number().min(0).max(1).default(0.1),
-    max_position_embeddings: z.number().int().positive().default(514),
-    type_vocab_size: z.number().int().positive().default(1),
-    layer_norm_eps: z.number().positive().default(1e-5),
-    pad_token_id: z.number().int().default(1),
-    bos_token_id: z.number().int().default(0),
-    eos_token_id: z.number().int().default(2),
-  })
-  .passthrough();
-export type RobertaConfig = z.infer<typeof RobertaConfigSchema>;
+import { ROBERTA_BASE_CONFIG, RobertaConfigSchema } from '../text/roberta.js';
 
 const DeformTransformerSchema = z.object({
   enc_layers: z.number().int().min(0).default(3),
@@ -64,7 +44,8 @@ export const SocConfigSchema = z
     backbone: z.string().default('video-swin-t'),
     /** Explicit Video-Swin hyper-parameters (reference snake_case names); when absent they come from `backbone`. */
     backbone_swin_config: z.record(z.string(), z.unknown()).optional(),
-    text_encoder_config: RobertaConfigSchema.default(RobertaConfigSchema.parse({})),
+    /** The text encoder's Hugging Face config (config.json of the RoBERTa folder); default roberta-base. */
+    text_encoder_config: RobertaConfigSchema.default(ROBERTA_BASE_CONFIG),
     DeformTransformer: DeformTransformerSchema.default(DeformTransformerSchema.parse({})),
     VOC: VOCSchema.default(VOCSchema.parse({})),
     use_proxymmf: z.boolean().default(true),
