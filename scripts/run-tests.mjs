@@ -3,7 +3,7 @@
 //   npm test                 all tests
 //   npm test -- test/io      only files under a path (or matching a substring)
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,9 +24,20 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
+// Pin oneDNN/OpenBLAS to the AVX2 kernels the golden fixtures were computed with (see
+// src/native/kernels.ts), so tests compare against them at the bit level.
+function avx2Pins() {
+  let cpu = '';
+  try {
+    cpu = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {}
+  if (process.arch !== 'x64' || !/\bavx2\b/.test(cpu)) return {};
+  return { ONEDNN_MAX_CPU_ISA: 'AVX2', DNNL_MAX_CPU_ISA: 'AVX2', OPENBLAS_CORETYPE: 'Haswell' };
+}
+
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...flags, ...files], {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, SOC_TEST: '1' },
+  env: { ...avx2Pins(), ...process.env, SOC_TEST: '1' },
 });
 process.exit(r.status ?? 1);

@@ -98,6 +98,11 @@ function locateAddon(): string {
 
 let cached: NativeBinding | undefined;
 
+/** Whether the addon (and so libtorch) has been loaded in this process. */
+export function isNativeLoaded(): boolean {
+  return cached !== undefined;
+}
+
 /** The loaded addon (loaded on first use). */
 export function native(): NativeBinding {
   if (cached) return cached;

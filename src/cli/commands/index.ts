@@ -4,10 +4,11 @@ import { register as registerCocoEval } from './coco-eval.js';
 import { register as registerSynth } from './synth.js';
 import { register as registerInspect } from './inspect.js';
 import { register as registerConvert } from './convert.js';
+import { register as registerCheckGolden } from './check-golden.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [registerCocoEval, registerInspect, registerConvert, registerSynth];
+const registrations: Register[] = [registerInspect, registerConvert, registerCheckGolden, registerCocoEval, registerSynth];
 
 export function registerAll(program: Command): void {
   for (const register of registrations) register(program);

@@ -541,7 +541,7 @@ export class SwinTransformer3D extends Module {
           x = merged.permute(0, 4, 1, 2, 3);
         }
         const [, c, t, hh, ww] = y.shape as [number, number, number, number, number];
-        outs.push(y.transpose(1, 2).reshape(b * t, c, hh, ww));
+        outs.push(y.transpose(1, 2).reshape(b * t, c, hh, ww).contiguous()); // contiguous NCHW, as the fixtures were computed
       });
       return outs;
     });

@@ -220,7 +220,15 @@ export class SOC extends Module {
     const c = this.config;
     return tidy(() => {
       // ---- text
-      const text = forwardText({ textEncoder: this.textEncoder, txtProj: this.txtProj, textPos: this.textPos }, inputs.inputIds, inputs.attentionMask, hook ? (n, v) => hook(`hooks.${n}`, v) : undefined);
+      const textHook = hook
+        ? (n: string, v: Tensor) => {
+            hook(`hooks.${n}`, v);
+            // the same tensors under the module paths the fixtures also use
+            const k = /^text_encoder:hidden_states\.(\d+)$/.exec(n);
+            if (k) hook(k[1] === '0' ? 'hooks.text_encoder.embeddings' : `hooks.text_encoder.encoder.layer.${Number(k[1]) - 1}:0`, v);
+          }
+        : undefined;
+      const text = forwardText({ textEncoder: this.textEncoder, txtProj: this.txtProj, textPos: this.textPos }, inputs.inputIds, inputs.attentionMask, textHook);
       if (hook) {
         hook('hooks.method.SOC.forward_text:0.tensors', text.wordFeatures);
         hook('hooks.method.SOC.forward_text:0.mask', text.wordMask);
