@@ -16,6 +16,8 @@ import {
   type CheckpointFormat,
 } from '../../io/checkpoint.js';
 import { formatStateDict, formatTensorTree, formatValue, fmtInt, tensorInfo, type TensorInfo } from '../../io/summary.js';
+import { loadSocConfig, presetNames } from '../../models/soc/config.js';
+import { SOC } from '../../models/soc/soc.js';
 
 export interface InspectOptions {
   json?: boolean;
@@ -26,7 +28,8 @@ export interface InspectOptions {
 /** Everything `soc inspect` reports about one file. */
 export interface InspectReport {
   file: string;
-  format: CheckpointFormat;
+  /** a file format, or 'model' for a freshly built model (--model) */
+  format: CheckpointFormat | 'model';
   /** Extra lines about the container (archive name, metadata …). */
   details: string[];
   /** Where the model state dict is: null = the file itself; undefined = none recognised. */
@@ -102,7 +105,7 @@ export function inspectFile(path: string, opts: { key?: string } = {}): InspectR
 
 /** The text `soc inspect` prints. */
 export function renderInspect(r: InspectReport, opts: { depth?: number } = {}): string {
-  const out: string[] = [r.file, `  format: ${FORMAT_NAMES[r.format]}`, ...r.details.map((d) => `  ${d}`)];
+  const out: string[] = [r.file, `  format: ${r.format === 'model' ? 'freshly built model (random weights)' : FORMAT_NAMES[r.format]}`, ...r.details.map((d) => `  ${d}`)];
   const n = r.stateDict.length;
   if (r.stateDictKey === null) out.push(`  content: a state dict of ${fmtInt(n)} tensors`);
   else if (r.stateDictKey !== undefined) out.push(`  content: trainer checkpoint; model state dict under '${r.stateDictKey}' (${fmtInt(n)} tensors)`);
@@ -133,6 +136,26 @@ export function inspectJson(r: InspectReport, opts: { key?: string } = {}): stri
   return `${JSON.stringify(list.map((t) => ({ name: t.name, shape: t.shape, dtype: t.dtype })), null, 1)}\n`;
 }
 
+/**
+ * The state dict of a model built from a preset name or a config file (random weights), in the
+ * same report form as a file: parameters and buffers are marked, aliases shown as shared storage.
+ */
+export function inspectModel(spec: string): InspectReport {
+  const config = loadSocConfig(spec);
+  const model = new SOC(config);
+  try {
+    const params = new Set(model.parameters());
+    const infos = [...model.stateDict()].map(([name, t]) => ({ ...tensorInfo(name, t), kind: params.has(t) ? ('parameter' as const) : ('buffer' as const) }));
+    const details = [
+      `model: ${config.variant === 'socpp' ? 'SOC++' : 'SOC'} with ${config.backbone_swin_config ? 'a custom Video-Swin' : config.backbone}`,
+      `parameters: ${fmtInt(model.numParameters())} unique, ${fmtInt(model.numParameters(true))} trainable (freeze_text_encoder: ${config.freeze_text_encoder})`,
+    ];
+    return { file: spec, format: 'model', details, stateDictKey: null, stateDict: infos, otherTensors: [], values: [], allTensors: infos };
+  } finally {
+    model.dispose();
+  }
+}
+
 function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1');
@@ -147,13 +170,15 @@ export function register(program: Command): void {
         'tensors sharing storage, and the non-tensor entries of trainer checkpoints (epoch, optimizer and scheduler state). ' +
         'Reads no tensor data.',
     )
-    .argument('<file>', 'a PyTorch file (torch.save, zip or legacy format: a trainer checkpoint or a state dict) or a .safetensors file; the format is detected from the content')
+    .argument('[file]', 'a PyTorch file (torch.save, zip or legacy format: a trainer checkpoint or a state dict) or a .safetensors file; the format is detected from the content')
+    .option('--model <config>', `instead of a file, list the state dict of a freshly built model: a preset (${presetNames().join(', ')}), a reference YAML config or a JSON config`)
     .option('--json', 'print a JSON list of {name, shape, dtype} for every tensor, nested trainer dicts flattened with dots (e.g. model_state_dict.backbone.…)')
     .option('--depth <n>', 'show at most N levels of the key tree; deeper keys are summarised as counts', positiveInt)
     .option('--key <name>', "the entry of a trainer checkpoint that holds the model state dict (default: 'model_state_dict', 'state_dict' or 'model' when present); with --json, list only its tensors, named relative to it")
-    .addHelpText('after', '\nExamples:\n  soc inspect checkpoint.pth\n  soc inspect weights.safetensors --depth 2\n  soc inspect checkpoint.pth --json --key model_state_dict')
-    .action((file: string, opts: InspectOptions) => {
-      const report = inspectFile(file, { key: opts.key });
+    .addHelpText('after', '\nExamples:\n  soc inspect checkpoint.pth\n  soc inspect weights.safetensors --depth 2\n  soc inspect checkpoint.pth --json --key model_state_dict\n  soc inspect --model socpp-swin-b --json')
+    .action((file: string | undefined, opts: InspectOptions & { model?: string }) => {
+      if ((file === undefined) === (opts.model === undefined)) throw new SocError('give either a checkpoint FILE or --model <preset|config>');
+      const report = opts.model !== undefined ? inspectModel(opts.model) : inspectFile(file!, { key: opts.key });
       process.stdout.write(opts.json ? inspectJson(report, opts) : renderInspect(report, opts));
     });
 }
