@@ -65,8 +65,9 @@ function runOne(sampling: DeformSampling): void {
   const median = [...times].sort((a, b) => a - b)[1]!;
   // CPU seconds per forward (both threads): less sensitive than wall time to other processes
   const cpuPerForward = (cpu.user + cpu.system) / 1e6 / 3;
+  const sysPerForward = cpu.system / 1e6 / 3;
   const peakRssMB = process.resourceUsage().maxRSS / 1024;
-  console.log(JSON.stringify({ sampling, median, times, cpuPerForward, peakRssMB, load: loadavg()[0] }));
+  console.log(JSON.stringify({ sampling, median, times, cpuPerForward, sysPerForward, peakRssMB, load: loadavg()[0] }));
 }
 
 function main(): void {

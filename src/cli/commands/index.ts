@@ -5,10 +5,11 @@ import { register as registerSynth } from './synth.js';
 import { register as registerInspect } from './inspect.js';
 import { register as registerConvert } from './convert.js';
 import { register as registerCheckGolden } from './check-golden.js';
+import { register as registerSegment } from './segment.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [registerInspect, registerConvert, registerCheckGolden, registerCocoEval, registerSynth];
+const registrations: Register[] = [registerSegment, registerInspect, registerConvert, registerCheckGolden, registerCocoEval, registerSynth];
 
 export function registerAll(program: Command): void {
   for (const register of registrations) register(program);

@@ -16,7 +16,8 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { type BackboneOutput, PositionEmbeddingSine1D } from '../backbone/position_encoding.js';
 import { Joiner, stageChannels } from '../backbone/video_swin.js';
 import { CrossAttentionLayer, MLP, MMF, inverseSigmoid } from '../layers.js';
-import { RobertaModel } from '../text/roberta.js';
+import { RobertaModel, withRobertaPositionIds } from '../text/roberta.js';
+import type { LoadResult, StateDict } from '../../nn/module.js';
 import { FeatureResizer, forwardText } from '../text/text_projection.js';
 import { DeformableTransformer, type DeformSampling } from '../transformer/deformable_transformer.js';
 import { type SocConfig, swinConfigOf } from './config.js';
@@ -181,6 +182,14 @@ export class SOC extends Module {
     if (c.variant === 'socpp') this.queryFusion = this.registerModule('query_fusion', new CrossAttentionLayer(d, c.mmf_nheads, 0.1));
     this.textPos = new PositionEmbeddingSine1D(d, { normalize: true });
     this.freezeTextEncoder(c.freeze_text_encoder);
+  }
+
+  /**
+   * Like Module.loadStateDict; `text_encoder.embeddings.position_ids` may be present or absent
+   * (its presence depends on the transformers version that saved the checkpoint).
+   */
+  override loadStateDict(state: StateDict, options: { strict?: boolean; source?: string } = {}): LoadResult {
+    return super.loadStateDict(withRobertaPositionIds(this.textEncoder, state, 'text_encoder.'), options);
   }
 
   /** Freezes RoBERTa as the config asks; SOC++ always freezes the (unused) pooler. */

@@ -89,8 +89,8 @@ function embeddingBagSum(table: Tensor, indices: Tensor, offsets: Tensor, weight
 
 /** Zero border (pixels) around each level map in the gather core: corners outside the map read zeros. */
 const BORDER = 2;
-/** Sampling points per chunk of the gather core (keeps the corner tensors cache-sized). */
-const GATHER_CHUNK_POINTS = Number(process.env.SOC_GATHER_CHUNK ?? 131072);
+/** Sampling points per chunk of the gather core: keeps the corner tensors cache-sized (fastest of 128k–8M on the bench). */
+const GATHER_CHUNK_POINTS = Number(process.env.SOC_GATHER_CHUNK ?? 524288);
 
 /**
  * The fast core. Each level map gets a 2-pixel zero border, so clamping the pixel coordinate to
@@ -139,6 +139,31 @@ export function msDeformAttnCoreGather(value: Tensor, shapes: SpatialShapes, sam
     const rows = n * lq;
     const loc = samplingLocations.reshape(rows, m, lp, 2);
     const aw = attentionWeights.reshape(rows, m, lp);
+    // Per-point quantities for all queries at once, [N·Lq, M, L·P] (few large ops, each in its own
+    // scope so only the five results stay alive): pixel coordinates clamped into the border, their
+    // fractional parts, and the row of the top-left corner.
+    const pixel = (axis: 0 | 1, half: Tensor, max: Tensor) =>
+      torch.tidy(() => loc.select(-1, axis).mul(2).sub(1).add(1).mul(half).sub(0.5).clamp(minXY, max));
+    const px = pixel(0, halfW, maxX);
+    const py = pixel(1, halfH, maxY);
+    const x0 = px.detach().floor();
+    const y0 = py.detach().floor();
+    const fx = px.sub(x0);
+    const gx = fx.rsub(1);
+    const [ay0, ay1] = torch.tidy(() => {
+      const fy = py.sub(y0);
+      return [aw.mul(fy.rsub(1)), aw.mul(fy)];
+    });
+    const topLeft = torch.noGrad(() =>
+      torch.tidy(() => {
+        const inFrame = x0.mul(m).add(y0.mul(rowStrideY)).add(levelOffset).to('int32'); // exact: < S'·M
+        const frame = torch.arange(0, rows, 1, { dtype: 'int32' }).div(lq, 'floor').mul(paddedTokens * m).view(rows, 1, 1);
+        return inFrame.add(frame.add(headOffset));
+      }),
+    );
+    for (const t of [px, py, x0, y0]) t.dispose();
+
+    // The 4× larger corner tensors only exist one chunk of queries at a time.
     const step = Math.max(1, Math.floor(GATHER_CHUNK_POINTS / (m * lp)));
     const bagSize = 4 * lp;
     const chunks: Tensor[] = [];
@@ -146,24 +171,9 @@ export function msDeformAttnCoreGather(value: Tensor, shapes: SpatialShapes, sam
       const r = Math.min(step, rows - r0);
       chunks.push(
         torch.tidy(() => {
-          const locC = loc.narrow(0, r0, r);
-          const awC = aw.narrow(0, r0, r);
-          // pixel coordinates [r, M, L·P], clamped into the border
-          const px = locC.select(-1, 0).mul(2).sub(1).add(1).mul(halfW).sub(0.5).clamp(minXY, maxX);
-          const py = locC.select(-1, 1).mul(2).sub(1).add(1).mul(halfH).sub(0.5).clamp(minXY, maxY);
-          const x0 = px.detach().floor();
-          const y0 = py.detach().floor();
-          const fx = px.sub(x0);
-          const fy = py.sub(y0);
-          const ay0 = awC.mul(fy.rsub(1));
-          const ay1 = awC.mul(fy);
-          const gx = fx.rsub(1);
-          const weights = torch.stack([ay0.mul(gx), ay0.mul(fx), ay1.mul(gx), ay1.mul(fx)], 2); // [r, M, 4, L·P]
-          const indices = torch.noGrad(() => {
-            const inFrame = x0.mul(m).add(y0.mul(rowStrideY)).add(levelOffset).to('int32'); // exact: < S'·M
-            const frame = torch.arange(r0, r0 + r, 1, { dtype: 'int32' }).div(lq, 'floor').mul(paddedTokens * m).view(r, 1, 1);
-            return inFrame.add(frame.add(headOffset)).unsqueeze(2).add(cornerOffset); // [r, M, 4, L·P]
-          });
+          const [a0, a1, g, f] = [ay0, ay1, gx, fx].map((t) => t.narrow(0, r0, r));
+          const weights = torch.stack([a0!.mul(g!), a0!.mul(f!), a1!.mul(g!), a1!.mul(f!)], 2); // [r, M, 4, L·P]
+          const indices = topLeft.narrow(0, r0, r).unsqueeze(2).add(cornerOffset); // [r, M, 4, L·P]
           const offsets = torch.arange(0, r * m * bagSize, bagSize, { dtype: 'int32' });
           return embeddingBagSum(table, indices.flatten(), offsets, weights.flatten()); // [(r M), D]
         }),
