@@ -119,14 +119,23 @@ export class HungarianMatcher {
           const slice = full.select(0, b).narrow(1, start, n).contiguous(); // [Q, N_b]
           start += n;
           C.push(slice);
-          const values = Float64Array.from(slice.toTypedArray() as Float32Array);
-          const { rows, cols } = linearSumAssignment(values, Q, n);
-          indices.push({ query: Array.from(rows), target: Array.from(cols) });
+          indices.push(assignQueries(slice));
         });
         return { indices, costCls, costBbox, costGiou, costDice, costCon, C };
       }),
     );
   }
+}
+
+/**
+ * Minimum-cost assignment of a clip's [Q, N] cost matrix (scipy's linear_sum_assignment on the
+ * float32 values, ties broken as scipy does): min(Q, N) pairs sorted by query.
+ */
+export function assignQueries(cost: Tensor): ClipMatch {
+  const [Q, N] = cost.shape as [number, number];
+  const values = tidy(() => Float64Array.from(cost.to('float32').contiguous().toTypedArray() as Float32Array));
+  const { rows, cols } = linearSumAssignment(values, Q, N);
+  return { query: Array.from(rows), target: Array.from(cols) };
 }
 
 /**

@@ -10,7 +10,8 @@ import type { Module } from '../nn/module.js';
 import { noGrad } from '../tensor/autograd.js';
 import { scalarTensor, stack, zerosLike } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
-import { type Tensor, isTensor } from '../tensor/tensor.js';
+import { op } from '../tensor/dispatch.js';
+import { type Tensor, isTensor, wrap } from '../tensor/tensor.js';
 
 // ------------------------------------------------------------------------------ parameter groups
 
@@ -61,9 +62,26 @@ export function trainerParamGroups(model: Module, o: TrainerLrs): ParamGroup[] {
 interface AdamState {
   /** 0-dim float32, as torch 1.13 keeps it */
   step: Tensor;
+  /** the same count as a JS number (read every step without a round trip to the tensor) */
+  count: number;
   expAvg: Tensor;
   expAvgSq: Tensor;
 }
+
+// The _foreach_ operators apply one elementwise op to a list of tensors in a single call. On the
+// CPU, libtorch runs them as a loop of the per-tensor ops (same kernels, same rounding), so they
+// only remove the per-call overhead of ~10 ops × hundreds of parameters.
+const FOREACH = {
+  mulScalar: op('_foreach_mul_', 'Scalar'),
+  addList: op('_foreach_add_', 'List'),
+  addScalar: op('_foreach_add_', 'Scalar'),
+  addcmulScalar: op('_foreach_addcmul_', 'Scalar'),
+  sqrt: op('_foreach_sqrt'),
+  divScalar: op('_foreach_div_', 'Scalar'),
+  addcdivScalar: op('_foreach_addcdiv_', 'Scalar'),
+  norm: op('_foreach_norm', 'Scalar'),
+};
+const handles = (ts: readonly Tensor[]) => ts.map((t) => t.h);
 
 /**
  * torch.optim.AdamW of torch 1.13 (single-tensor path, amsgrad off, not maximising), per
@@ -94,32 +112,51 @@ export class AdamW {
   }
 
   step(): void {
-    noGrad(() => {
-      for (const g of this.paramGroups) {
-        const [beta1, beta2] = g.betas;
-        for (const p of g.params) {
-          tidy(() => {
+    noGrad(() =>
+      tidy(() => {
+        for (const g of this.paramGroups) {
+          const [beta1, beta2] = g.betas;
+          // parameters sharing a step count share their bias corrections: the whole group,
+          // unless a resumed state or a parameter that missed a gradient says otherwise
+          const byCount = new Map<number, { params: Tensor[]; grads: Tensor[]; states: AdamState[] }>();
+          for (const p of g.params) {
             const grad = p.grad;
-            if (!grad) return;
+            if (!grad) continue;
             let s = this.state.get(p);
             if (!s) {
-              s = { step: scalarTensor(0).keep(), expAvg: zerosLike(p).keep(), expAvgSq: zerosLike(p).keep() };
+              s = { step: scalarTensor(0).keep(), count: 0, expAvg: zerosLike(p).keep(), expAvgSq: zerosLike(p).keep() };
               this.state.set(p, s);
             }
-            s.step.add_(1);
-            p.mul_(1 - g.lr * g.weightDecay);
-            s.expAvg.mul_(beta1).add_(grad, 1 - beta1);
-            s.expAvgSq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-            const step = s.step.item();
+            s.count += 1;
+            let part = byCount.get(s.count);
+            if (!part) byCount.set(s.count, (part = { params: [], grads: [], states: [] }));
+            part.params.push(p);
+            part.grads.push(grad);
+            part.states.push(s);
+          }
+          for (const [step, part] of byCount) {
+            const params = handles(part.params);
+            const grads = handles(part.grads);
+            const expAvg = handles(part.states.map((s) => s.expAvg));
+            const expAvgSq = handles(part.states.map((s) => s.expAvgSq));
+            FOREACH.addScalar(handles(part.states.map((s) => s.step)), 1);
+            FOREACH.mulScalar(params, 1 - g.lr * g.weightDecay);
+            FOREACH.mulScalar(expAvg, beta1);
+            FOREACH.addList(expAvg, grads, 1 - beta1);
+            FOREACH.mulScalar(expAvgSq, beta2);
+            FOREACH.addcmulScalar(expAvgSq, grads, grads, 1 - beta2);
             const biasCorrection1 = 1 - beta1 ** step;
             const biasCorrection2 = 1 - beta2 ** step;
             const stepSize = g.lr / biasCorrection1;
-            const denom = s.expAvgSq.sqrt().div(Math.sqrt(biasCorrection2)).add_(g.eps);
-            p.addcdiv_(s.expAvg, denom, -stepSize);
-          });
+            const denom = (FOREACH.sqrt(expAvgSq) as unknown[]).map(wrap);
+            FOREACH.divScalar(handles(denom), Math.sqrt(biasCorrection2));
+            FOREACH.addScalar(handles(denom), g.eps);
+            FOREACH.addcdivScalar(params, expAvg, handles(denom), -stepSize);
+          }
         }
-      }
-    });
+        return null;
+      }),
+    );
   }
 
   /**
@@ -213,8 +250,10 @@ export class AdamW {
         if (expAvg.shape.join() !== p.shape.join() || expAvgSq.shape.join() !== p.shape.join()) {
           throw new UsageError(`optimizer state[${String(key)}] has shape [${expAvg.shape}], the parameter [${p.shape}]`);
         }
+        const count = isTensor(step) ? step.item() : num(step);
         this.state.set(p, {
-          step: scalarTensor(isTensor(step) ? step.item() : num(step)).keep(),
+          step: scalarTensor(count).keep(),
+          count,
           expAvg: expAvg.to(p.dtype, { copy: true }).contiguous().keep(),
           expAvgSq: expAvgSq.to(p.dtype, { copy: true }).contiguous().keep(),
         });
@@ -254,12 +293,13 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): ClipRes
         const z = scalarTensor(0);
         return { totalNorm: z, clipCoef: z.clone(), clipCoefClamped: z.clone(), perTensorNorms: z.reshape(0) };
       }
-      const perTensorNorms = stack(grads.map((g) => g.norm(2)));
+      const perTensorNorms = stack((FOREACH.norm(handles(grads), 2) as unknown[]).map(wrap));
       const totalNorm = perTensorNorms.norm(2);
       // Python's `max_norm / tensor` is reciprocal(tensor)·max_norm: the same rounding here.
       const clipCoef = totalNorm.add(1e-6).reciprocal().mul(maxNorm);
       const clipCoefClamped = clipCoef.clamp(null, 1);
-      for (const g of grads) g.mul_(clipCoefClamped);
+      // × the float32 coefficient as a Scalar: the same product as × the 0-dim tensor
+      FOREACH.mulScalar(handles(grads), clipCoefClamped.item());
       return { totalNorm, clipCoef, clipCoefClamped, perTensorNorms };
     }),
   );

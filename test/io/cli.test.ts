@@ -127,7 +127,7 @@ describe('soc convert', () => {
 
   test('--help describes both commands', () => {
     const top = soc('--help');
-    assert.match(top.stdout, /inspect \[options\] <file>/);
+    assert.match(top.stdout, /inspect \[options\] \[file\]/);
     assert.match(top.stdout, /convert \[options\] <in> <out>/);
     const conv = soc('convert', '--help');
     assert.match(conv.stdout, /--key <name>/);

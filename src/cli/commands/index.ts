@@ -5,12 +5,13 @@ import { register as registerSynth } from './synth.js';
 import { register as registerInspect } from './inspect.js';
 import { register as registerConvert } from './convert.js';
 import { register as registerCheckGolden } from './check-golden.js';
+import { register as registerCheckGoldenTrain } from './check-golden-train.js';
 import { register as registerSegment } from './segment.js';
 import { register as registerDemo } from './demo.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [registerDemo, registerSegment, registerInspect, registerConvert, registerCheckGolden, registerCocoEval, registerSynth];
+const registrations: Register[] = [registerDemo, registerSegment, registerInspect, registerConvert, registerCheckGolden, registerCheckGoldenTrain, registerCocoEval, registerSynth];
 
 export function registerAll(program: Command): void {
   for (const register of registrations) register(program);

@@ -139,29 +139,32 @@ export function msDeformAttnCoreGather(value: Tensor, shapes: SpatialShapes, sam
     const rows = n * lq;
     const loc = samplingLocations.reshape(rows, m, lp, 2);
     const aw = attentionWeights.reshape(rows, m, lp);
-    // Per-point quantities for all queries at once, [N·Lq, M, L·P] (few large ops, each in its own
-    // scope so only the five results stay alive): pixel coordinates clamped into the border, their
-    // fractional parts, and the row of the top-left corner.
+    // Per-point quantities for all queries at once, [N·Lq, M, L·P], in few large ops (in-place where
+    // autograd allows, and freed as soon as possible): clamped pixel coordinates, their fractional
+    // parts folded with the attention weights, and the table row of each top-left corner.
     const pixel = (axis: 0 | 1, half: Tensor, max: Tensor) =>
-      torch.tidy(() => loc.select(-1, axis).mul(2).sub(1).add(1).mul(half).sub(0.5).clamp(minXY, max));
+      torch.tidy(() => loc.select(-1, axis).mul(2).add_(-1).add_(1).mul_(half).add_(-0.5).clamp(minXY, max));
     const px = pixel(0, halfW, maxX);
-    const py = pixel(1, halfH, maxY);
     const x0 = px.detach().floor();
-    const y0 = py.detach().floor();
     const fx = px.sub(x0);
     const gx = fx.rsub(1);
+    px.dispose();
+    const py = pixel(1, halfH, maxY);
+    const y0 = py.detach().floor();
     const [ay0, ay1] = torch.tidy(() => {
       const fy = py.sub(y0);
       return [aw.mul(fy.rsub(1)), aw.mul(fy)];
     });
+    py.dispose();
     const topLeft = torch.noGrad(() =>
       torch.tidy(() => {
-        const inFrame = x0.mul(m).add(y0.mul(rowStrideY)).add(levelOffset).to('int32'); // exact: < S'·M
+        const row = x0.mul(m).addcmul_(y0, rowStrideY).add_(levelOffset).to('int32'); // exact integers < S'·M
         const frame = torch.arange(0, rows, 1, { dtype: 'int32' }).div(lq, 'floor').mul(paddedTokens * m).view(rows, 1, 1);
-        return inFrame.add(frame.add(headOffset));
+        return row.add_(frame.add(headOffset));
       }),
     );
-    for (const t of [px, py, x0, y0]) t.dispose();
+    x0.dispose();
+    y0.dispose();
 
     // The 4× larger corner tensors only exist one chunk of queries at a time.
     const step = Math.max(1, Math.floor(GATHER_CHUNK_POINTS / (m * lp)));
