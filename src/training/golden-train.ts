@@ -108,6 +108,7 @@ export function replayGoldenTrain(trainDir: string, o: TrainGoldenOptions): Trai
     if (!existsSync(join(o.modelDir, f))) throw new SocError(`${o.modelDir}: not a forward fixture folder (missing ${f}); pass the folder the training fixture builds on with --model-dir`);
   }
   const meta = JSON.parse(readFileSync(join(trainDir, 'train.json'), 'utf8')) as TrainJson;
+  if (!meta.optimizer?.groups) throw new FileFormatError(join(trainDir, 'train.json'), "no 'optimizer' section with its parameter groups");
   const rows: TrainGoldenRow[] = [];
   const cmp = new Comparer(rows, { lossTol, gradTol, gradFloor, costTol });
 

@@ -6,11 +6,13 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { loadTorchFile } from '../../src/io/checkpoint.js';
+import { loadSafetensors, loadStateDict, loadTorchFile, readSafetensorsHeader } from '../../src/io/checkpoint.js';
 import { loadSocConfig } from '../../src/models/soc/config.js';
 import { SOC } from '../../src/models/soc/soc.js';
+import * as torch from '../../src/tensor/index.js';
+import { disposeAll } from '../../src/tensor/index.js';
 import { replayGoldenTrain } from '../../src/training/golden-train.js';
-import { AdamW, MultiStepLR, trainerParamGroups } from '../../src/training/optim.js';
+import { AdamW, MultiStepLR, clipGradNorm, trainerParamGroups } from '../../src/training/optim.js';
 import { disableStochasticModules, stochasticModules } from '../../src/training/stochastic.js';
 import { REPO_ROOT, sharedPath } from '../helpers/shared.js';
 
@@ -61,7 +63,7 @@ describe('clipping and AdamW from the stored gradients', () => {
     model.loadStateDict(weights);
     disposeAll(weights);
     const grads = loadSafetensors(join(trainDir, 'grads.safetensors'));
-    const after = loadSafetensors(join(trainDir, 'params_after.safetensors'), { names: [...readSafetensorsHeader(join(trainDir, 'params_after.safetensors')).entries].map((e) => e.name).filter((n) => n.startsWith('step1.')) });
+    const after = loadSafetensors(join(trainDir, 'params_after.safetensors'), { names: readSafetensorsHeader(join(trainDir, 'params_after.safetensors')).entries.map((e) => e.name).filter((n) => n.startsWith('step1.')) });
     const losses = loadSafetensors(join(trainDir, 'losses.safetensors'));
     const trainable = [...model.namedParameters()].filter(([, p]) => p.requiresGrad);
     for (const [n, p] of trainable) p.grad = grads.get(`grad.${n}`)!.clone();

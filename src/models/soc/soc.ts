@@ -27,8 +27,6 @@ import { VOC } from './voc.js';
 /** Called with golden-fixture names (`hooks.vlf#0`, `hooks_in.voc:0` …) and the value at that point. */
 export type SocHook = (key: string, value: Tensor) => void;
 
-/** Frames longer than this go through the deformable transformer in chunks (SOC++ only; no numeric effect). */
-const TRANSFORMER_CHUNK = 64;
 
 export interface SocInputs {
   /** [T, B, 3, H, W] ImageNet-normalised, zero-padded to the batch's H, W (time-major, as collated) */
@@ -94,6 +92,8 @@ export class SOC extends Module {
   readonly textPos: PositionEmbeddingSine1D;
   readonly weightNums: number[];
   readonly biasNums: number[];
+  /** SOC++ runs clips longer than this through the deformable transformer in chunks (frames are independent there). */
+  transformerChunkFrames = 64;
 
   constructor(readonly config: SocConfig, o: { sampling?: DeformSampling } = {}) {
     super();
@@ -460,15 +460,15 @@ export class SOC extends Module {
       hook('hooks.transformer:3', tr.interReferences);
       hook('hooks.transformer:6', tr.interSamples);
     };
-    if (this.config.variant === 'soc' || T <= TRANSFORMER_CHUNK) {
+    if (this.config.variant === 'soc' || T <= this.transformerChunkFrames) {
       const tr = this.transformer.forward(srcs, tgt, masks, poses, queryEmbeds);
       record(tr);
       return tr;
     }
     // The reference splits tgt along time and the (b t) tensors along dim 0 (consistent for B = 1).
     const parts: ReturnType<DeformableTransformer['forward']>[] = [];
-    for (let start = 0; start < T; start += TRANSFORMER_CHUNK) {
-      const len = Math.min(TRANSFORMER_CHUNK, T - start);
+    for (let start = 0; start < T; start += this.transformerChunkFrames) {
+      const len = Math.min(this.transformerChunkFrames, T - start);
       parts.push(
         this.transformer.forward(
           srcs.map((s) => s.narrow(0, start, len)),

@@ -89,8 +89,12 @@ function embeddingBagSum(table: Tensor, indices: Tensor, offsets: Tensor, weight
 
 /** Zero border (pixels) around each level map in the gather core: corners outside the map read zeros. */
 const BORDER = 2;
-/** Sampling points per chunk of the gather core: keeps the corner tensors cache-sized (fastest of 128k–8M on the bench). */
-const GATHER_CHUNK_POINTS = Number(process.env.SOC_GATHER_CHUNK ?? 524288);
+/**
+ * Sampling points per chunk of the gather core's corner expansion: small enough to keep the 4×
+ * corner tensors cache-sized, large enough that few parallel regions run (each one stalls when
+ * another process holds a core). Measured on the bench between 128k and 8M.
+ */
+const GATHER_CHUNK_POINTS = 524288;
 
 /**
  * The fast core. Each level map gets a 2-pixel zero border, so clamping the pixel coordinate to

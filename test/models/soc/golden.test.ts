@@ -78,3 +78,31 @@ test('100 consecutive forwards of the tiny model keep memory flat', (t) => {
   t.diagnostic(`RSS change over 100 forwards: ${grownMb.toFixed(1)} MB`);
   assert.ok(grownMb < 30, `resident memory grew by ${grownMb.toFixed(1)} MB`);
 });
+
+test('clips longer than 64 frames go through the transformer in chunks with the same result', (t) => {
+  const dir = sharedPath(t, 'golden', 'socpp_tiny');
+  if (!dir) return;
+  const model = new SOC(loadSocConfig(join(dir, 'config.json'))).eval();
+  model.loadStateDict(loadSafetensors(join(dir, 'weights.safetensors')));
+  const T = 66;
+  const g = new torch.Generator(3);
+  const inputs = {
+    video: torch.randn([T, 1, 3, 32, 48], { generator: g }).keep(),
+    videoMask: torch.zeros([T, 1, 32, 48], { dtype: 'bool' }).keep(),
+    inputIds: torch.tensor([[0, 23, 41, 7, 2]]).keep(),
+    attentionMask: torch.tensor([[1, 1, 1, 1, 1]]).keep(),
+    targetSizes: torch.tensor([[32, 48]]).keep(),
+  };
+  let chunks = 0;
+  const chunked = torch.noGrad(() => model.forward(inputs, { hook: (k) => void (k === 'hooks.transformer:0' && chunks++) }));
+  assert.equal(chunks, 0, 'chunked runs expose no per-call transformer hooks');
+  model.transformerChunkFrames = Number.POSITIVE_INFINITY;
+  const whole = torch.noGrad(() => model.forward(inputs));
+  // Frames are independent in the transformer; only float32 rounding of differently sized batches
+  // differs (mask logits reach ~60, so their absolute tolerance is larger).
+  for (const [k, tol] of [['predMasks', 2e-4], ['predCls', 1e-5], ['predBoxes', 1e-5], ['predLogit', 1e-5]] as const) {
+    const err = chunked[k].sub(whole[k]).abs().max().item();
+    assert.ok(err <= tol, `${k}: ${err}`);
+  }
+  assert.deepEqual(chunked.predMasks.shape, [T, 1, 5, 8, 12]);
+});
