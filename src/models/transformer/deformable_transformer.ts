@@ -99,10 +99,11 @@ const GATHER_CHUNK_POINTS = 524288;
 /**
  * The fast core. Each level map gets a 2-pixel zero border, so clamping the pixel coordinate to
  * [−2, size] makes every out-of-map corner read a zero (what grid_sample's zero padding does, with
- * the same zero gradient) and no validity masks are needed. Corner rows and weights (attention
- * weight folded in) are computed per chunk of queries; one embedding_bag per chunk does the
- * 4·L·P-term weighted sum for every (query, head). Coordinates are unnormalised with
- * grid_sample's own formula ((2·loc − 1) + 1)·size/2 − 0.5 so both cores see the same fractions.
+ * the same zero gradient) and no validity masks are needed. Fractions, attention-weighted corner
+ * weights and corner rows are computed once per sampling point; then, chunk by chunk, one
+ * embedding_bag does the 4·L·P-term weighted sum for every (query, head). Coordinates are
+ * unnormalised with grid_sample's own formula ((2·loc − 1) + 1)·size/2 − 0.5 so both cores see
+ * the same fractions.
  */
 export function msDeformAttnCoreGather(value: Tensor, shapes: SpatialShapes, samplingLocations: Tensor, attentionWeights: Tensor): Tensor {
   return torch.tidy(() => {
@@ -122,8 +123,7 @@ export function msDeformAttnCoreGather(value: Tensor, shapes: SpatialShapes, sam
     const levelStarts = levelStartIndex(padded);
 
     // Per-(level, point) constants, [L·P] (each level's value repeated P times).
-    const perPoint = (f: (l: number) => number, dt = dtype) =>
-      torch.tensor(shapes.flatMap((_, l) => new Array<number>(nPoints).fill(f(l))), { dtype: dt });
+    const perPoint = (f: (l: number) => number) => torch.tensor(shapes.flatMap((_, l) => new Array<number>(nPoints).fill(f(l))), { dtype });
     const halfW = perPoint((l) => shapes[l]![1] / 2);
     const halfH = perPoint((l) => shapes[l]![0] / 2);
     const maxX = perPoint((l) => shapes[l]![1] + BORDER - 2);
@@ -662,6 +662,12 @@ export interface DeformableTransformerOutput {
   decoderLayers: DecoderLayerRecord[];
 }
 
+/**
+ * The deformable transformer as SOC builds it (two_stage false; defaults are the reference class's,
+ * SOC passes d_model 256, 8 heads, 3 + 3 layers, FFN 2048, 4 levels, 4 + 4 points). Keys:
+ * level_embed, encoder.layers.*, decoder.layers.*, decoder.bbox_embed.* (once setBboxEmbed is
+ * called), reference_points.
+ */
 export class DeformableTransformer extends Module {
   readonly dModel: number;
   readonly nHeads: number;
