@@ -461,7 +461,9 @@ export class SOC extends Module {
       hook('hooks.transformer:6', tr.interSamples);
     };
     if (this.config.variant === 'soc' || T <= this.transformerChunkFrames) {
-      const tr = this.transformer.forward(srcs, tgt, masks, poses, queryEmbeds);
+      const tr = this.transformer.forward(srcs, tgt, masks, poses, queryEmbeds, {
+        onEncoderLayer: hook ? (i, x) => hook(`hooks.transformer.encoder.layers.${i}`, x) : undefined,
+      });
       record(tr);
       return tr;
     }

@@ -399,13 +399,24 @@ export class DeformableTransformerEncoder extends Module {
     });
   }
 
-  /** src, pos [N, S, C]; validRatios [N, L, 2]; paddingMask [N, S] → memory [N, S, C]. */
-  forward(src: Tensor, shapes: SpatialShapes, validRatios: Tensor, pos: Tensor | null = null, paddingMask: Tensor | null = null): Tensor {
+  /**
+   * src, pos [N, S, C]; validRatios [N, L, 2]; paddingMask [N, S] → memory [N, S, C].
+   * `onLayer` sees each layer's output while it is alive (clone it to keep it).
+   */
+  forward(
+    src: Tensor,
+    shapes: SpatialShapes,
+    validRatios: Tensor,
+    pos: Tensor | null = null,
+    paddingMask: Tensor | null = null,
+    onLayer?: (index: number, output: Tensor) => void,
+  ): Tensor {
     return torch.tidy(() => {
       const referencePoints = DeformableTransformerEncoder.getReferencePoints(shapes, validRatios);
       let output = src;
-      for (const layer of this.layers) {
+      for (const [i, layer] of this.layers.items.entries()) {
         const next = layer.forward(output, pos, referencePoints, shapes, paddingMask);
+        onLayer?.(i, next);
         if (output !== src) output.dispose();
         output = next;
       }
@@ -746,11 +757,18 @@ export class DeformableTransformer extends Module {
    * srcs[l] [(b t), C, h_l, w_l] (level 0 finest); tgt [B, T, Q, C] (decoder content queries);
    * masks[l] [(b t), h_l, w_l] (true = padded); posEmbeds[l] like srcs; queryEmbed [Q, C].
    */
-  forward(srcs: readonly Tensor[], tgt: Tensor, masks: readonly Tensor[], posEmbeds: readonly Tensor[], queryEmbed: Tensor): DeformableTransformerOutput {
+  forward(
+    srcs: readonly Tensor[],
+    tgt: Tensor,
+    masks: readonly Tensor[],
+    posEmbeds: readonly Tensor[],
+    queryEmbed: Tensor,
+    o: { onEncoderLayer?: (index: number, output: Tensor) => void } = {},
+  ): DeformableTransformerOutput {
     return torch.tidy(() => {
       const flat = this.flattenLevels(srcs, masks, posEmbeds);
       const shapes = flat.spatialShapes;
-      const memory = this.encoder.forward(flat.srcFlatten, shapes, flat.validRatios, flat.lvlPosEmbedFlatten, flat.maskFlatten);
+      const memory = this.encoder.forward(flat.srcFlatten, shapes, flat.validRatios, flat.lvlPosEmbedFlatten, flat.maskFlatten, o.onEncoderLayer);
 
       const [b, t, q, c] = tgt.shape as [number, number, number, number];
       const tgtFlat = tgt.reshape(b * t, q, c); // b t q c -> (b t) q c
