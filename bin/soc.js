@@ -15,4 +15,8 @@ if (existsSync(compiled) && !process.env.SOC_FROM_SOURCE) {
   register();
   mod = await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
 }
-process.exit(await mod.main(process.argv));
+const code = await mod.main(process.argv);
+// Exit only once piped output is flushed (process.exit would cut it short).
+const flushed = (stream) => new Promise((resolve) => (stream.writableLength === 0 ? resolve() : stream.write('', resolve)));
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit(code);

@@ -8,10 +8,11 @@ import { register as registerCheckGolden } from './check-golden.js';
 import { register as registerCheckGoldenTrain } from './check-golden-train.js';
 import { register as registerSegment } from './segment.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerScore } from './score.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [registerDemo, registerSegment, registerInspect, registerConvert, registerCheckGolden, registerCheckGoldenTrain, registerCocoEval, registerSynth];
+const registrations: Register[] = [registerDemo, registerSegment, registerInspect, registerConvert, registerCheckGolden, registerCheckGoldenTrain, registerCocoEval, registerScore, registerSynth];
 
 export function registerAll(program: Command): void {
   for (const register of registrations) register(program);
