@@ -14,10 +14,10 @@ export {
   evaluateSemisupervised,
   evaluateUnsupervised,
   type MatchedScores,
-  linearSumAssignment,
   type ObjectStatistics,
   type DavisSummary,
 } from './davis.js';
+export { linearSumAssignment } from './assignment.js';
 export {
   PRECISION_AT_K_THRESHOLDS,
   iouFromCounts,

@@ -2,13 +2,13 @@
 // query per target trajectory across all T frames. It reads values (the assignment is solved on
 // the CPU) and records no gradient, so it lives outside the model.
 //
-// Assignment solver: `linearSumAssignment` of src/evaluation/davis.ts, a port of the
+// Assignment solver: `linearSumAssignment` of src/evaluation/assignment.ts, a port of the
 // shortest-augmenting-path algorithm scipy.optimize.linear_sum_assignment uses, validated there
 // against scipy (ties included). No npm solver is installed, and with one target trajectory per
 // clip the problem is an argmin whose tie-breaking must still be scipy's.
 
 import { UsageError } from '../errors.js';
-import { linearSumAssignment } from '../evaluation/davis.js';
+import { linearSumAssignment } from '../evaluation/assignment.js';
 import type { SocLayerOutput } from '../models/soc/soc.js';
 import * as F from '../nn/functional.js';
 import { cdist, stack, tensor } from '../tensor/creation.js';

@@ -1,4 +1,5 @@
 // Per-video statistics and the J&F aggregate against the DAVIS-toolkit fixture.
+import { linearSumAssignment } from '../../src/evaluation/assignment.js';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,7 +9,6 @@ import {
   dbStatistics,
   evaluateSemisupervised,
   evaluateUnsupervised,
-  linearSumAssignment,
   perFrameJF,
   summarizeObjects,
 } from '../../src/evaluation/davis.js';
