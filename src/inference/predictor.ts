@@ -8,7 +8,7 @@ import { SocError, UsageError } from '../errors.js';
 import { loadStateDict } from '../io/checkpoint.js';
 import type { PreprocessedVideo } from '../media/preprocess.js';
 import { type SocConfig, loadSocConfig } from '../models/soc/config.js';
-import { SOC, type VideoFeatures } from '../models/soc/soc.js';
+import { SOC, type SocOutput, type VideoFeatures } from '../models/soc/soc.js';
 import { readRobertaConfig } from '../models/text/roberta_hf.js';
 import { RobertaTokenizer } from '../models/text/tokenizer.js';
 import type { DeformSampling } from '../models/transformer/deformable_transformer.js';
@@ -158,16 +158,29 @@ export class ReferringSegmenter {
     }
   }
 
-  private segmentOne(clip: PreprocessedVideo, features: VideoFeatures, text: string, threshold: number): SentenceResult {
+  /**
+   * The model's raw outputs for one sentence (batch of one) on encoded clip features; with
+   * `validIndices` (A2D mode) only those frames are decoded. Call inside `tidy`.
+   */
+  decodeSentence(clip: PreprocessedVideo, features: VideoFeatures, text: string, validIndices?: readonly number[]): SocOutput {
     const batch = this.tokenizer.encodeBatch([text]);
     for (const w of batch.warnings) this.warnings.push(w);
+    const ids = batch.inputIds[0]!;
+    const int64 = (v: readonly number[]) => fromTypedArray(BigInt64Array.from(v, (x) => BigInt(x)), [v.length]);
+    return noGrad(() =>
+      this.model.decode(features, {
+        inputIds: int64(ids).view(1, ids.length),
+        attentionMask: int64(batch.attentionMask[0]!).view(1, ids.length),
+        targetSizes: tensor([[clip.resizedSize[0], clip.resizedSize[1]]]),
+        validIndices: validIndices ? int64(validIndices) : null,
+      }),
+    );
+  }
+
+  private segmentOne(clip: PreprocessedVideo, features: VideoFeatures, text: string, threshold: number): SentenceResult {
     return noGrad(() =>
       tidy(() => {
-        const ids = batch.inputIds[0]!;
-        const inputIds = fromTypedArray(BigInt64Array.from(ids, (v) => BigInt(v)), [1, ids.length]);
-        const attentionMask = fromTypedArray(BigInt64Array.from(batch.attentionMask[0]!, (v) => BigInt(v)), [1, ids.length]);
-        const targetSizes = tensor([[clip.resizedSize[0], clip.resizedSize[1]]]);
-        const out = this.model.decode(features, { inputIds, attentionMask, targetSizes });
+        const out = this.decodeSentence(clip, features, text);
         const post = postprocessInfer(out, clip.originalSize, threshold);
         const frameScores = post.predLogits.sigmoid().flatten().toNumbers();
         const boxes = boxesToPixels(post.predBoxes, clip.originalSize).toNumbers();

@@ -103,7 +103,7 @@ describe('soc score --dataset davis', () => {
     });
     // the table shows per-video rows and the global line
     assert.match(r.stdout, /^bear\s+\d\.\d{4}/m);
-    assert.match(r.stdout, new RegExp(`3 objects\\s+${want['J&F-Mean'].toFixed(4)}`));
+    assert.match(r.stdout, new RegExp(`3 videos\\s+${want['J&F-Mean'].toFixed(4)}`));
     const lines = readFileSync(csv, 'utf8').trim().split('\n');
     assert.equal(lines[0], 'Sequence,J&F-Mean,J-Mean,J-Recall,J-Decay,F-Mean,F-Recall,F-Decay');
     assert.equal(lines.length, 5);

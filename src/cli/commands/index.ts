@@ -9,10 +9,14 @@ import { register as registerCheckGoldenTrain } from './check-golden-train.js';
 import { register as registerSegment } from './segment.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerScore } from './score.js';
+import { register as registerTrain } from './train.js';
+import { register as registerEval } from './eval.js';
+import { register as registerPredict } from './predict.js';
+import { register as registerMerge } from './merge.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [registerDemo, registerSegment, registerInspect, registerConvert, registerCheckGolden, registerCheckGoldenTrain, registerCocoEval, registerScore, registerSynth];
+const registrations: Register[] = [registerDemo, registerSegment, registerInspect, registerConvert, registerCheckGolden, registerCheckGoldenTrain, registerTrain, registerCocoEval, registerScore, registerEval, registerPredict, registerMerge, registerSynth];
 
 export function registerAll(program: Command): void {
   for (const register of registrations) register(program);

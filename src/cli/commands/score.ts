@@ -102,7 +102,7 @@ export function register(program: Command): void {
         process.stderr.write(`soc: warning: ${r.extraPredictions.length} prediction folder(s) not in the ground truth were ignored: ${shown}${r.extraPredictions.length > 10 ? ', …' : ''}\n`);
       }
       const label = r.problems.length > 0 ? `(${r.problems.length} bad files as empty)` : '';
-      process.stdout.write(`${jfTable(r.summary, { perObject: o.perVideo, label })}\n`);
+      process.stdout.write(`${jfTable(r.summary, { perObject: o.perVideo, label, unit })}\n`);
       if (o.json) writeJsonAtomic(o.json, jsonReport(r, o));
       if (o.csv) writeTextAtomic(o.csv, jfCsv(r.summary));
     });

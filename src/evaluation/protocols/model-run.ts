@@ -28,22 +28,6 @@ export function withFeatures<T>(segmenter: ReferringSegmenter, clip: Preprocesse
   }
 }
 
-/**
- * The model's outputs for one sentence (batch of one) on encoded features; with `validIndices`
- * (A2D mode) only those frames are decoded. Call inside `tidy`.
- */
-function decodeSentence(segmenter: ReferringSegmenter, clip: PreprocessedVideo, features: VideoFeatures, text: string, validIndices?: number[]): SocOutput {
-  const batch = segmenter.tokenizer.encodeBatch([text]);
-  for (const w of batch.warnings) segmenter.warnings.push(w);
-  const ids = batch.inputIds[0]!;
-  return segmenter.model.decode(features, {
-    inputIds: fromTypedArray(BigInt64Array.from(ids, (v) => BigInt(v)), [1, ids.length]),
-    attentionMask: fromTypedArray(BigInt64Array.from(batch.attentionMask[0]!, (v) => BigInt(v)), [1, ids.length]),
-    targetSizes: tensor([[clip.resizedSize[0], clip.resizedSize[1]]]),
-    validIndices: validIndices ? fromTypedArray(BigInt64Array.from(validIndices, (v) => BigInt(v)), [validIndices.length]) : null,
-  });
-}
-
 /** Binary masks of one sentence over a clip: [T, H0, W0] uint8 {0, 1} at the original frame size. */
 export interface ClipMasks {
   masks: Uint8Array;
@@ -60,7 +44,7 @@ export interface ClipMasks {
 export function trainerClipMasks(segmenter: ReferringSegmenter, clip: PreprocessedVideo, features: VideoFeatures, text: string): ClipMasks {
   return noGrad(() =>
     tidy(() => {
-      const out = decodeSentence(segmenter, clip, features, text);
+      const out = segmenter.decodeSentence(clip, features, text);
       // batch of one: the padded size is the resized size
       const post = postprocessYtvos(out, clip.resizedSize, [{ resizedSize: clip.resizedSize, originalSize: clip.originalSize }]);
       const v = post.videos[0]!;
@@ -88,7 +72,7 @@ export function inferClipMasks(segmenter: ReferringSegmenter, clip: Preprocessed
 export function inferClipProbabilities(segmenter: ReferringSegmenter, clip: PreprocessedVideo, features: VideoFeatures, text: string): { probabilities: Tensor; selectedQuery: number } {
   return noGrad(() =>
     tidy(() => {
-      const post = postprocessInfer(decodeSentence(segmenter, clip, features, text), clip.originalSize);
+      const post = postprocessInfer(segmenter.decodeSentence(clip, features, text), clip.originalSize);
       return { probabilities: post.logits.sigmoid(), selectedQuery: post.selectedQuery };
     }),
   );
@@ -108,7 +92,7 @@ export function a2dFramePredictions(
 ): { scores: number[]; rles: CompressedRle[] } {
   return noGrad(() =>
     tidy(() => {
-      const out = decodeSentence(segmenter, clip, features, text, [centre]);
+      const out = segmenter.decodeSentence(clip, features, text, [centre]);
       // flatten_temporal_batch_dims: [T=1, B=1, Q, …] → [1, Q, …]
       const predCls = out.predCls.flatten(0, 1);
       const predMasks = out.predMasks.flatten(0, 1);

@@ -3,6 +3,7 @@
 // and how to turn the records of all videos into the benchmark's results.
 
 import type { ReferringSegmenter } from '../../inference/predictor.js';
+import type { ResizeRule } from '../../media/preprocess.js';
 import type { RunFolder, RunManifest } from './run-folder.js';
 
 export interface UnitContext {
@@ -46,6 +47,19 @@ export type Finalizer = (o: {
   outDir: string;
   partial: boolean;
 }) => Finalized;
+
+/** How a rule deviates from the reference's, for the settings' `deviations` list. */
+export function resizeDeviation(rule: ResizeRule, reference: ResizeRule): string[] {
+  return rule.shortSide === reference.shortSide && rule.maxSize === reference.maxSize
+    ? []
+    : [`frames resized to ${rule.shortSide}/${rule.maxSize ?? 'unbounded'} (shorter side / longest side) instead of ${reference.shortSide}/${reference.maxSize}`];
+}
+
+/** The notes printed and stored with results whose settings deviate from the reference protocol. */
+export function deviationNotes(settings: Record<string, unknown>): string[] {
+  const d = (settings.deviations as string[] | undefined) ?? [];
+  return d.length === 0 ? [] : [`NOTE: not the reference protocol, numbers are not comparable to the paper's: ${d.join('; ')}`];
+}
 
 /** A note for partial results. */
 export function partialNote(m: RunManifest, done: number): string {

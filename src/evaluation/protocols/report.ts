@@ -43,9 +43,9 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 
 /**
  * The J&F table: one line with the seven global numbers; with `perObject`, the J&F, J and F means
- * of every video / expression first.
+ * of every video / expression first. `unit` names what the objects are (videos, expressions).
  */
-export function jfTable(s: DavisSummary, o: { perObject?: boolean; label?: string } = {}): string {
+export function jfTable(s: DavisSummary, o: { perObject?: boolean; label?: string; unit?: string } = {}): string {
   const parts: string[] = [];
   if (o.perObject && s.perObject.length > 0) {
     const rows = s.perObject.map((p) => {
@@ -55,7 +55,7 @@ export function jfTable(s: DavisSummary, o: { perObject?: boolean; label?: strin
     parts.push(formatTable(['Sequence', 'J&F', 'J', 'F'], rows), '');
   }
   const g = jfMetrics(s);
-  parts.push(formatTable([o.label ?? '', ...JF_COLUMNS], [[`${s.perObject.length} objects`, ...JF_COLUMNS.map((c) => cell(g[c]))]]));
+  parts.push(formatTable([o.label ?? '', ...JF_COLUMNS], [[`${s.perObject.length} ${o.unit ?? 'objects'}`, ...JF_COLUMNS.map((c) => cell(g[c]))]]));
   return parts.join('\n');
 }
 

@@ -11,7 +11,7 @@ import { StagedDirectory } from '../../media/output.js';
 import { finalizeA2d } from './a2d.js';
 import type { Finalized, Finalizer, Protocol } from './protocol.js';
 import { finalizeRefDavis } from './ref-davis.js';
-import { MANIFEST, RunFolder, type RunManifest, type Shard, mergeRunFolders, sha256File, sha256Json } from './run-folder.js';
+import { RunFolder, type RunManifest, type Shard, mergeRunFolders, sha256File, sha256Json } from './run-folder.js';
 import { SUBMISSION_DIR, gatherSubmission } from './submission.js';
 import { finalizeMevisEval, finalizePredict } from './video-protocols.js';
 
@@ -148,5 +148,3 @@ function copyAnnotatorFolders(from: string, to: string): void {
     }
   }
 }
-
-export { MANIFEST };

@@ -24,7 +24,7 @@ import { type ResizeRule, YTVOS_RESIZE, preprocessVideo } from '../../media/prep
 import { summarizeObjects } from '../davis.js';
 import { boundaryF, jaccard } from '../jf.js';
 import { type ClipMasks, cleanQuery, inferClipMasks, trainerClipMasks } from './model-run.js';
-import { type Finalizer, type Protocol, type UnitContext, partialNote } from './protocol.js';
+import { type Finalizer, type Protocol, type UnitContext, deviationNotes, partialNote, resizeDeviation } from './protocol.js';
 import { jfCsv, jfMetrics, jfTable, perObjectJson, writeJsonAtomic, writeTextAtomic } from './report.js';
 import { sha256File } from './run-folder.js';
 import { SUBMISSION_DIR, SUBMISSION_ZIP, gatherSubmission, writeSubmissionFrames, zipSubmission } from './submission.js';
@@ -146,15 +146,11 @@ async function segmentPlannedClips(
   return clips;
 }
 
-function describeResize(r: ResizeRule): string {
-  return `${r.shortSide}/${r.maxSize ?? 'unbounded'}`;
-}
-
 /** Opens the dataset and builds the protocol for `soc eval --dataset mevis` or `soc predict`. */
 export async function openVideoProtocol(command: 'eval' | 'predict', o: VideoProtocolOptions): Promise<Protocol> {
   const protocol = o.protocol ?? 'trainer';
-  if (protocol === 'infer' && (o.chunkFrames !== undefined || o.samplesFile)) throw new UsageError('--chunk-frames and --samples belong to the trainer protocol; the infer protocol segments whole videos');
-  if (o.chunkFrames !== undefined && o.samplesFile) throw new UsageError('give --chunk-frames or --samples, not both');
+  if (protocol === 'infer' && (o.chunkFrames !== undefined || o.samplesFile)) throw new UsageError('--clip-frames and --samples belong to the trainer protocol; the infer protocol segments whole videos');
+  if (o.chunkFrames !== undefined && o.samplesFile) throw new UsageError('give --clip-frames or --samples, not both');
   const ds: VideoDataset = o.dataset === 'mevis' ? await Mevis.open(o.root, o.split) : await RefYoutubeVos.open(o.root, o.split);
   if (command === 'eval' && !ds.hasMasks) {
     throw new UsageError(`${o.dataset} split ${o.split} of ${o.root} has no ground truth to score against (use valid_u for MeViS, or soc predict to write a submission for the server)`);
@@ -170,8 +166,11 @@ export async function openVideoProtocol(command: 'eval' | 'predict', o: VideoPro
     samplesSha256: o.samplesFile ? sha256File(o.samplesFile) : null,
     postprocess: protocol === 'trainer' ? 'ReferYoutubeVOSPostProcess' : 'bilinear to original size, > 0.5',
     resize: { shortSide: resize.shortSide, maxSize: resize.maxSize },
-    referenceResize: resize.shortSide === YTVOS_RESIZE.shortSide && resize.maxSize === YTVOS_RESIZE.maxSize,
     ...(command === 'eval' ? { saveMasks: !!o.saveMasks } : {}),
+    deviations: [
+      ...resizeDeviation(resize, YTVOS_RESIZE),
+      ...(o.dataset === 'mevis' && chunkFrames !== null && chunkFrames !== MEVIS_TRAINER_CHUNK ? [`chunks of ${chunkFrames} frames instead of the committed valid_samples_metadata.json's ${MEVIS_TRAINER_CHUNK}`] : []),
+    ],
   };
   const base = { command, dataset: o.dataset, split: o.split, settings, units: ds.videos.map((v) => v.id) };
 
@@ -186,8 +185,13 @@ export async function openVideoProtocol(command: 'eval' | 'predict', o: VideoPro
           const clips = await segmentPlannedClips(ctx, ds, video, planVideo(video, protocol, chunkFrames, samples), protocol, resize, async (expId, frames, m) => {
             writeSubmissionFrames(join(staged.path, expId), frames, m.masks, m.height, m.width);
           });
+          const expressions = video.expressions.map((e) => {
+            const c = clips.get(e.id);
+            if (!c) throw new UsageError(`expression ${e.id} of video ${unit} was not segmented (missing from the samples file?)`);
+            return { id: e.id, text: e.text, frames: c.reduce((n, x) => n + x.frames, 0), clips: c };
+          });
           staged.commit();
-          return { video: unit, expressions: video.expressions.map((e) => ({ id: e.id, text: e.text, frames: (clips.get(e.id) ?? []).reduce((n, c) => n + c.frames, 0), clips: clips.get(e.id) ?? [] })) };
+          return { video: unit, expressions };
         } catch (e) {
           staged.abort();
           throw e;
@@ -219,15 +223,13 @@ export async function openVideoProtocol(command: 'eval' | 'predict', o: VideoPro
           }
           if (staged) writeSubmissionFrames(join(staged.path, expId), frames, m.masks, m.height, m.width);
         });
+        const expressions = video.expressions.map((e) => {
+          const s = scores.get(e.id);
+          if (!s) throw new UsageError(`expression ${e.id} of video ${unit} was not segmented (missing from the samples file?)`);
+          return { id: e.id, text: e.text, ...s, clips: clips.get(e.id)! };
+        });
         staged?.commit();
-        return {
-          video: unit,
-          expressions: video.expressions.map((e) => {
-            const s = scores.get(e.id);
-            if (!s) throw new UsageError(`expression ${e.id} of video ${unit} was not segmented (missing from the samples file?)`);
-            return { id: e.id, text: e.text, ...s, clips: clips.get(e.id)! };
-          }),
-        };
+        return { video: unit, expressions };
       } catch (e) {
         staged?.abort();
         throw e;
@@ -240,7 +242,7 @@ export async function openVideoProtocol(command: 'eval' | 'predict', o: VideoPro
 export const finalizeMevisEval: Finalizer = ({ manifest, units, record, outDir, partial }) => {
   const records = units.map((u) => record(u) as MevisEvalRecord);
   const summary = summarizeObjects(records.flatMap((r) => r.expressions.map((e) => ({ name: `${r.video}/${e.id}`, j: e.j, f: e.f }))));
-  const notes = resizeNote(manifest);
+  const notes = deviationNotes(manifest.settings);
   if (partial) notes.unshift(partialNote(manifest, units.length));
   const json = {
     tool: 'soc eval',
@@ -259,19 +261,13 @@ export const finalizeMevisEval: Finalizer = ({ manifest, units, record, outDir, 
   const files = [`${prefix}results.json`, `${prefix}results.csv`];
   writeJsonAtomic(join(outDir, files[0]!), json);
   writeTextAtomic(join(outDir, files[1]!), jfCsv(summary));
-  const text = [...notes, `MeViS ${manifest.split}: ${records.length} videos, ${summary.perObject.length} expressions (${manifest.settings.protocol} protocol)`, jfTable(summary, { label: 'J&F' })].join('\n');
+  const text = [...notes, `MeViS ${manifest.split}: ${records.length} videos, ${summary.perObject.length} expressions (${manifest.settings.protocol} protocol)`, jfTable(summary, { unit: 'expressions' })].join('\n');
   return { text, files };
 };
 
-/** A note when frames were not resized as the reference does. */
-export function resizeNote(manifest: { settings: Record<string, unknown> }): string[] {
-  const r = manifest.settings.resize as ResizeRule | undefined;
-  return manifest.settings.referenceResize === false && r ? [`NOTE: frames resized to ${describeResize(r)} (shorter side / longest side), not the reference's; numbers are not comparable to the paper's`] : [];
-}
-
 /** Predictions: gather the submission folders of every video and zip them. */
 export const finalizePredict: Finalizer = ({ manifest, units, sourceDir, outDir, partial }) => {
-  const notes = resizeNote(manifest);
+  const notes = deviationNotes(manifest.settings);
   if (partial) return { text: [...notes, partialNote(manifest, units.length), `predictions in ${join(outDir, SUBMISSION_DIR)}; the zip is written when all videos are done`].join('\n'), files: [] };
   gatherSubmission(outDir, units.map((u) => ({ video: u, fromDir: sourceDir(u) })));
   const files = zipSubmission(outDir, units);
