@@ -1,0 +1,297 @@
+// Training data pipelines: the window rule and the sample lists, targets against the official
+// pipeline's (the training fixture's targets.safetensors), the flip and its word swap,
+// augmentation determinism, collation with padding, and the worker-thread loader.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { Mevis } from '../../src/data/mevis.js';
+import { Rng } from '../../src/data/prng.js';
+import { RefYoutubeVos } from '../../src/data/ref-youtube-vos.js';
+import { generateSynthDataset } from '../../src/data/synth.js';
+import type { Mask, RgbImage } from '../../src/data/types.js';
+import { PngMaskStore } from '../../src/data/video-dataset.js';
+import * as torch from '../../src/tensor/index.js';
+import {
+  type AugmentConfig,
+  type PreparedClip,
+  type RawClip,
+  ClipLoader,
+  ClipSource,
+  augmentClip,
+  centreWindow,
+  collateClips,
+  cutWindows,
+  generateWindowSamples,
+  labelOfObject,
+  maskBox,
+  normaliseText,
+  readSamplesMetadata,
+  swapLeftRight,
+  unionTarget,
+  windowTargetsFromLabels,
+  writeSamplesMetadata,
+} from '../../src/training/data/index.js';
+import { targetsFrom } from '../../src/training/golden-train.js';
+import type { FrameTarget } from '../../src/training/targets.js';
+import { loadTensors } from '../helpers/golden.js';
+import { sharedPath, tempDir } from '../helpers/shared.js';
+
+const NO_AUGMENT: AugmentConfig = { hflip: false, colorJitter: false, scales: [72], maxSize: 640, crop: null };
+
+function grey(width: number, height: number): RgbImage {
+  return { width, height, data: new Uint8Array(width * height * 3).fill(128) };
+}
+
+function mask(rows: number[][]): Mask {
+  return { width: rows[0]!.length, height: rows.length, data: Uint8Array.from(rows.flat()) };
+}
+
+/** Label maps [T, H, W] of a fixture tensor as Masks. */
+function labelMaps(t: torch.Tensor): Mask[] {
+  const [T, H, W] = t.shape as [number, number, number];
+  const data = t.toTypedArray() as Uint8Array;
+  return Array.from({ length: T }, (_, i) => ({ width: W, height: H, data: data.slice(i * H * W, (i + 1) * H * W) }));
+}
+
+function assertSameTarget(got: FrameTarget, want: FrameTarget, where: string): void {
+  assert.deepEqual(got.masks.shape, want.masks.shape, `${where} masks shape`);
+  assert.deepEqual(got.masks.toNumbers(), want.masks.toNumbers(), `${where} masks`);
+  assert.deepEqual(got.boxes.toNumbers(), want.boxes.toNumbers(), `${where} boxes (float32, bit for bit)`);
+  assert.equal(got.isRefInstVisible, want.isRefInstVisible, `${where} visibility`);
+  assert.deepEqual(got.size, want.size, `${where} size`);
+  assert.deepEqual(got.origSize, want.origSize, `${where} orig_size`);
+  assert.equal(got.referredInstanceIdx, want.referredInstanceIdx);
+  if (want.iscrowd) assert.deepEqual(got.iscrowd?.shape, want.iscrowd.shape, `${where} iscrowd length`);
+  if (want.area) assert.deepEqual(got.area?.toNumbers(), want.area.toNumbers(), `${where} area`);
+}
+
+describe('window sampling', () => {
+  const frames = (n: number) => Array.from({ length: n }, (_, i) => String(i).padStart(5, '0'));
+
+  test('consecutive windows; a short last window becomes the last T frames, or repeats the last frame', () => {
+    assert.deepEqual(cutWindows(frames(8), 4), [frames(4), frames(8).slice(4)]);
+    assert.deepEqual(cutWindows(frames(10), 4), [frames(4), frames(8).slice(4), frames(10).slice(6)]);
+    assert.deepEqual(cutWindows(frames(3), 5), [[...frames(3), '00002', '00002']]);
+    assert.deepEqual(cutWindows([], 4), []);
+  });
+
+  test('A2D / JHMDB centre windows are clamped to the video', () => {
+    assert.deepEqual(centreWindow(1, 3, 0, 2), [0, 1, 2]);
+    assert.deepEqual(centreWindow(0, 8, 0, 5), [0, 0, 0, 0, 0, 1, 2, 3]);
+    assert.deepEqual(centreWindow(5, 4, 1, 5), [3, 4, 5, 5]);
+  });
+
+  test('generated samples follow the reference rule (MeViS: every referred object in the window; Ref-YouTube-VOS: the object) and round-trip as metadata', async (t) => {
+    const dir = tempDir(t);
+    await generateSynthDataset({ out: join(dir, 'mevis'), videos: 3, seed: 5, height: 48, width: 80, validFraction: 0 });
+    await generateSynthDataset({ out: join(dir, 'ytvos'), videos: 3, seed: 5, height: 48, width: 80, validFraction: 0, format: 'ytvos' });
+    for (const [name, ds, style] of [
+      ['mevis', await Mevis.open(join(dir, 'mevis'), 'train', { masks: 'png' }), 'mevis'],
+      ['ytvos', await RefYoutubeVos.open(join(dir, 'ytvos'), 'train'), 'ytvos'],
+    ] as const) {
+      const T = 4;
+      const samples = await generateWindowSamples(ds, T, style);
+      const store = ds.masks as PngMaskStore;
+      let expected = 0;
+      let dropped = 0;
+      for (const v of ds.videos) {
+        for (const e of v.expressions) {
+          for (const w of cutWindows(v.frames, T)) {
+            const present = new Set(w.flatMap((f) => [...store.loadLabels(v, f).data]));
+            const keep = e.objIds!.every((o) => present.has(labelOfObject(style, o)));
+            const found = samples.some((s) => s.videoId === v.id && s.expId === e.id && s.frames.join() === w.join());
+            assert.equal(found, keep, `${name} ${v.id} expression ${e.id} window ${w[0]}`);
+            if (keep) expected++;
+            else dropped++;
+          }
+        }
+      }
+      assert.equal(samples.length, expected);
+      assert.ok(dropped > 0, `${name}: the synthetic objects leave the frame, so some windows are dropped`);
+      const file = join(dir, `${name}.json`);
+      writeSamplesMetadata(file, samples, style);
+      assert.deepEqual(readSamplesMetadata(file), samples);
+    }
+  });
+});
+
+describe('targets', () => {
+  test('boxes use inclusive max pixel indices; MeViS unions keep the zero box of an absent object', () => {
+    const a = mask([
+      [0, 0, 0, 0],
+      [0, 1, 1, 0],
+      [0, 1, 0, 0],
+    ]);
+    assert.deepEqual(maskBox(a), [1, 1, 2, 2]);
+    assert.deepEqual(maskBox(mask([[0, 0]])), [0, 0, 0, 0]);
+    const absent = mask([
+      [0, 0, 0, 0],
+      [0, 0, 0, 0],
+      [0, 0, 0, 0],
+    ]);
+    const u = unionTarget([a, absent], 2);
+    assert.deepEqual(u.box, [0, 0, 2, 2], 'the top-left collapses to (0, 0)');
+    assert.equal(u.visible, true);
+  });
+
+  test('the official pipeline targets are reproduced: MeViS single and multi-object, a batch of two clips, A2D', (t) => {
+    const dir = sharedPath(t, 'golden', 'socpp_tiny_train');
+    if (!dir) return;
+    const file = loadTensors(join(dir, 'targets.safetensors'));
+    torch.tidy(() => {
+      const prepare = (labels: Mask[], referred: number[], short: number): PreparedClip => {
+        const raw: RawClip = { frames: labels.map((m) => grey(m.width, m.height)), targets: windowTargetsFromLabels(labels, referred, 'fixture'), text: 'x' };
+        return augmentClip(raw, { ...NO_AUGMENT, scales: [short] }, new Rng(1));
+      };
+      const main = labelMaps(file.get('annotation.main.labels')!);
+      // MeViS obj_id [1] → palette value 2 (the ellipse, absent from frame 1)
+      const single = collateClips([prepare(main, [2], 72)]).targets;
+      const want = targetsFrom(file, 'targets.');
+      want.forEach((step, ti) => assertSameTarget(single[ti]![0]!, step[0]!, `main t=${ti}`));
+      const multi = collateClips([prepare(main, [1, 2], 72)]).targets;
+      targetsFrom(file, 'multi.targets.').forEach((step, ti) => assertSameTarget(multi[ti]![0]!, step[0]!, `multi t=${ti}`));
+      const clip1 = labelMaps(file.get('annotation.batch2_clip1.labels')!);
+      const batch = collateClips([prepare(main, [2], 72), prepare(clip1, [1], 56)]).targets;
+      targetsFrom(file, 'batch2.targets.').forEach((step, ti) => step.forEach((w, b) => assertSameTarget(batch[ti]![b]!, w, `batch2 t=${ti} b=${b}`)));
+
+      // A2D: instance id 2 (h5 index 1) of a 3-frame window, annotated 1-based frame 2 → centre position 1
+      const reMask = labelMaps(file.get('annotation.a2d.reMask')!);
+      const inst = reMask[1]!;
+      const raw: RawClip = {
+        frames: [0, 1, 2].map(() => grey(inst.width, inst.height)),
+        targets: [null, { mask: inst, box: maskBox(inst), visible: true, numObjects: 2, labels: [0], area: reMask.map((m) => m.data.reduce((s, v) => s + v, 0)) }, null],
+        text: 'the ellipse on the right',
+      };
+      const a2d = collateClips([augmentClip(raw, NO_AUGMENT, new Rng(1))]);
+      assert.deepEqual(a2d.validIndices!.toNumbers(), file.get('a2d.valid_indices')!.toNumbers());
+      assertSameTarget(a2d.targets[0]![0]!, targetsFrom(file, 'a2d.targets.')[0]![0]!, 'a2d');
+      return null;
+    });
+    torch.disposeAll([...file.values()]);
+  });
+});
+
+describe('augmentations', () => {
+  const clip = (): RawClip => {
+    const m = mask([
+      [0, 0, 0, 0, 0, 0],
+      [0, 1, 1, 0, 0, 0],
+      [0, 1, 1, 0, 0, 0],
+      [0, 0, 0, 0, 0, 0],
+    ]);
+    const frame: RgbImage = { width: 6, height: 4, data: Uint8Array.from({ length: 72 }, (_, i) => (i * 7) % 256) };
+    const empty = mask([[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]]);
+    return {
+      frames: [frame, frame],
+      targets: [unionTarget([m], 1), unionTarget([empty], 1)],
+      text: 'the bright square on the left moving right',
+    };
+  };
+  const sameSize: AugmentConfig = { hflip: true, colorJitter: false, scales: [4], maxSize: null, crop: null };
+
+  test('text normalisation and the reference\'s left/right swap (plain substrings)', () => {
+    assert.equal(normaliseText('  The  Red\tCircle\n moving LEFT '), 'the red circle moving left');
+    assert.equal(swapLeftRight('the bright square on the left moving right'), 'the bleft square on the right moving left');
+    assert.equal(swapLeftRight('a @ sign'), 'a right sign');
+  });
+
+  test('the flip mirrors frames and masks, maps boxes to [w − x2, y1, w − x1, y2] (an empty box to cx = 1) and swaps the words', () => {
+    let flipped: PreparedClip | null = null;
+    let plain: PreparedClip | null = null;
+    for (let s = 0; s < 50 && !(flipped && plain); s++) {
+      const p = augmentClip(clip(), sameSize, new Rng(s));
+      if (p.flipped) flipped ??= p;
+      else plain ??= p;
+    }
+    assert.ok(flipped && plain);
+    assert.equal(flipped.text, 'the bleft square on the right moving left');
+    assert.equal(plain.text, 'the bright square on the left moving right');
+    const t0 = flipped.targets[0]!;
+    assert.deepEqual(Array.from(t0.mask), [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0]);
+    // box [1, 1, 2, 2] on a width-6 frame → [4, 1, 5, 2] → cxcywh / (6, 4)
+    assert.deepEqual(t0.box, [4.5 / 6, 0.375, Math.fround(1 / 6), 0.25].map(Math.fround));
+    assert.deepEqual(flipped.targets[1]!.box, [1, 0, 0, 0], 'a flipped empty box');
+    assert.deepEqual(plain.targets[1]!.box, [0, 0, 0, 0]);
+    // frames mirrored: pixel (0, 0) of the flip is pixel (0, 5) of the original, normalised the same way
+    const planeOf = (p: PreparedClip) => p.video.subarray(0, 24);
+    assert.equal(planeOf(flipped)[0], planeOf(plain)[5]);
+  });
+
+  test('the flip fires with the reference\'s probability 1 − Φ(0.5) ≈ 0.3085, and a seed fixes every draw', () => {
+    let n = 0;
+    const N = 4000;
+    for (let s = 0; s < N; s++) if (augmentClip(clip(), sameSize, new Rng(s)).flipped) n++;
+    assert.ok(Math.abs(n / N - 0.3085) < 0.025, `flip rate ${n / N}`);
+    const jitter: AugmentConfig = { hflip: true, colorJitter: true, scales: [3, 4], maxSize: 5, crop: { minSize: 2, maxSize: 5, probability: 0.5 } };
+    for (let s = 0; s < 20; s++) {
+      const a = augmentClip(clip(), jitter, new Rng(s));
+      const b = augmentClip(clip(), jitter, new Rng(s));
+      assert.deepEqual(a, b);
+      for (const t of a.targets) assert.equal(t!.mask.length, a.height * a.width);
+    }
+  });
+});
+
+describe('collation', () => {
+  test('clips of different sizes are zero-padded time-major with a padding mask; A2D keeps the annotated frames as valid indices', () => {
+    const prepared = (h: number, w: number, T: number, annotated: number | null): PreparedClip => ({
+      sampleIndex: 0,
+      text: 'x',
+      numFrames: T,
+      height: h,
+      width: w,
+      video: new Float32Array(T * 3 * h * w).fill(1),
+      targets: Array.from({ length: T }, (_, t) =>
+        annotated === null || t === annotated ? { mask: new Uint8Array(h * w).fill(1), box: [0.5, 0.5, 1, 1], visible: true, size: [h, w], origSize: [h * 2, w * 2], numObjects: 1 } : null,
+      ),
+      flipped: false,
+    });
+    torch.tidy(() => {
+      const b = collateClips([prepared(4, 6, 2, null), prepared(3, 5, 2, null)]);
+      assert.deepEqual(b.video.shape, [2, 2, 3, 4, 6]);
+      assert.deepEqual(b.videoMask.shape, [2, 2, 4, 6]);
+      const m = b.videoMask.select(0, 0).select(0, 1).toNumbers();
+      assert.equal(m.filter((v) => v).length, 4 * 6 - 3 * 5, 'padding marked true');
+      assert.equal(b.video.select(0, 1).select(0, 1).sum().item(), 3 * 3 * 5, 'padding is zero');
+      assert.deepEqual(b.targetSizes.toNumbers(), [4, 6, 3, 5]);
+      assert.equal(b.targets.length, 2);
+      assert.deepEqual(b.targets[1]![1]!.masks.shape, [1, 3, 5]);
+      assert.equal(b.validIndices, null);
+
+      const a2d = collateClips([prepared(4, 6, 3, 1), prepared(4, 6, 3, 1)]);
+      assert.deepEqual(a2d.validIndices!.toNumbers(), [1, 4]);
+      assert.equal(a2d.targets.length, 1);
+      assert.equal(a2d.targets[0]!.length, 2);
+      return null;
+    });
+  });
+});
+
+describe('loader', () => {
+  test('worker threads and the main thread give the same batches; epochs are seeded permutations', async (t) => {
+    const dir = tempDir(t);
+    await generateSynthDataset({ out: join(dir, 'synth'), videos: 3, seed: 2, height: 48, width: 80, validFraction: 0 });
+    const spec = { dataset: 'synth' as const, root: join(dir, 'synth'), split: 'train', window: 3 };
+    const samples = await (await ClipSource.open(spec)).samples();
+    const augment: AugmentConfig = { hflip: true, colorJitter: false, scales: [48], maxSize: 640, crop: null };
+    const run = async (workers: number) => {
+      const loader = await ClipLoader.create({ spec, samples, augment, seed: 9, workers, prefetch: 2 });
+      const out: string[] = [];
+      try {
+        for await (const { clips } of loader.batches(1, 2, { start: 1, limit: 3 })) {
+          out.push(clips.map((c) => `${c.sampleIndex}/${c.flipped}/${c.text}/${c.video.reduce((s, v) => s + v, 0).toFixed(3)}/${c.targets.map((x) => x!.box.join(',')).join(';')}`).join('|'));
+        }
+        const e0 = loader.epochOrder(0);
+        assert.deepEqual([...e0].sort((a, b) => a - b), samples.map((_, i) => i));
+        assert.notDeepEqual(e0, loader.epochOrder(1));
+        assert.deepEqual(loader.epochOrder(1), loader.epochOrder(1));
+      } finally {
+        await loader.close();
+      }
+      return out;
+    };
+    const main = await run(0);
+    assert.equal(main.length, 3);
+    assert.deepEqual(await run(1), main);
+  });
+});
