@@ -6,9 +6,10 @@
 //    frames resized to 72 short side) and the real one (T=8, 360×640 frames, 360/640 resize).
 // 2. `soc train` itself (the tiny golden config with a stand-in tokenizer, on a generated
 //    `soc synth` dataset) with 0, 1 and 2 loader workers: seconds per step, and seconds per
-//    iteration the loop waited for data (the trainer's own measurements).
+//    iteration spent off the step (waiting for the batch plus the event-loop turn in which
+//    main-thread loading and worker messages are handled) — the trainer's own measurements.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Rng } from '../src/data/prng.js';
@@ -23,7 +24,8 @@ const arg = (name: string, fallback: string) => {
   return i > 0 ? process.argv[i + 1]! : fallback;
 };
 const iters = Number(arg('--iters', '12'));
-const threads = Number(arg('--threads', '2'));
+const threads = Number(arg('--threads', '1'));
+const WARMUP = 3;
 const shared = resolve(arg('--shared', join(import.meta.dirname, '..', '..', 'shared')));
 const work = mkdtempSync(join(tmpdir(), 'soc-bench-data-'));
 
@@ -61,29 +63,36 @@ try {
   const tiny = buildStandInModel(golden, join(work, 'tiny'), ['the', 'red', 'green', 'blue', 'circle', 'square', 'moving', 'left', 'right']);
   const data = join(work, 'synth-train');
   await generateSynthDataset({ out: data, videos: 30, seed: 5, validFraction: 0 });
-  console.log(`\nsoc train, tiny golden config (T=3, 72 short side), ${iters} iterations after 2 warm-ups, batch 1:`);
+  console.log(`\nsoc train, tiny golden config (T=3, 72 short side), batch 1, medians of ${iters} iterations after ${WARMUP} warm-ups:`);
   for (const workers of [0, 1, 2]) {
-    const summary = await train({
+    const out = join(work, `run-${workers}`);
+    await train({
       config: tiny.config,
       init: tiny.checkpoint,
       tokenizer: tiny.tokenizer,
       dataset: 'synth',
       dataRoot: data,
-      out: join(work, `run-${workers}`),
+      out,
       epochs: 1,
-      maxIters: iters + 2,
+      maxIters: iters + WARMUP,
       window: 3,
       overrides: { train_short_size: 72 },
       evaluate: false,
       workers,
       threads,
     });
-    console.log(
-      `  ${workers} worker(s): step ${summary.secondsPerIteration.toFixed(3)} s, waiting for data ${summary.dataSecondsPerIteration.toFixed(4)} s per iteration ` +
-        `(${((100 * summary.dataSecondsPerIteration) / (summary.secondsPerIteration + summary.dataSecondsPerIteration)).toFixed(1)} % of the loop)`,
-    );
+    // the trainer's own per-iteration measurements, after the warm-ups (worker start-up included there)
+    const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.type === 'iter').slice(WARMUP);
+    const median = (k: string) => {
+      const v = log.map((e) => e[k] as number).sort((a, b) => a - b);
+      return v.length % 2 ? v[v.length >> 1]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+    };
+    const step = median('step_s');
+    const wait = median('data_s');
+    const meanWait = log.reduce((s, e) => s + (e.data_s as number), 0) / log.length;
+    console.log(`  ${workers} worker(s): step ${step.toFixed(3)} s, waiting for data ${wait.toFixed(4)} s (mean ${meanWait.toFixed(4)} s) per iteration = ${((100 * meanWait) / (step + meanWait)).toFixed(1)} % of the loop`);
   }
-  console.log(`  (the first iterations include the workers' start-up; load average ${loadavg()[0]!.toFixed(2)})`);
+  console.log(`  (0 workers: the main thread reads and augments between steps, the wait is that work; load average ${loadavg()[0]!.toFixed(2)})`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

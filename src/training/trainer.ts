@@ -347,8 +347,6 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
 
   if (o.deterministic) setNumThreads(o.threads ?? 1);
   else if (o.threads) setNumThreads(o.threads);
-  const seed = o.seed ?? resumeState?.seed ?? 42;
-  manualSeed(seed);
 
   // ---- configuration and tokenizer
   let config = resolveTrainConfig(configSpec, o.overrides ?? {}, o.textEncoder);
@@ -371,6 +369,10 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     throw new UsageError(`the tokenizer has ${tokenizer.vocabSize} ids but the text encoder only ${config.text_encoder_config.vocab_size}; give a matching --tokenizer / --text-encoder or --set text_encoder_config.vocab_size=${tokenizer.vocabSize}`);
   }
   config = parseSocConfig({ ...config, dataset_name: referenceDatasetName(o.dataset) }, 'train config');
+  // the reference seeds torch with config.seed (+ rank) before building the model
+  const configSeed = (config as Record<string, unknown>).seed;
+  const seed = o.seed ?? resumeState?.seed ?? (typeof configSeed === 'number' && Number.isInteger(configSeed) && configSeed >= 0 ? configSeed : 42);
+  manualSeed(seed);
   writeFileAtomic(join(out, 'config.json'), new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`));
   const hyper = hyperOf(config, o.dataset, o);
   const epochs = o.epochs ?? resumeState?.totalEpochs ?? hyper.epochs;
@@ -454,6 +456,12 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       let epochLoss = 0;
       let epochIters = 0;
       for await (const { clips, waitSeconds } of loader.batches(epoch, batchSize, { limit: batchesPerEpoch })) {
+        // one event-loop turn per step: when the next batch is already there, awaiting it is a
+        // microtask, and without this turn worker results and signals (Ctrl-C) would wait
+        const y0 = performance.now();
+        await new Promise<void>((r) => setImmediate(r));
+        // time off the step: waiting for the batch, plus main-thread loading done during that turn
+        const dataSeconds = waitSeconds + (performance.now() - y0) / 1000;
         if (o.signal?.aborted) {
           interrupted = true;
           break;
@@ -489,11 +497,11 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         epochIters++;
         iteration++;
         stepTotal += stepSeconds;
-        dataTotal += waitSeconds;
+        dataTotal += dataSeconds;
         stepCount++;
         const lr = optimizer.paramGroups[0]!.lr;
-        log({ type: 'iter', epoch, iter: epochIters - 1, global_iter: iteration, loss: r.loss, lr, data_s: round(waitSeconds), step_s: round(stepSeconds), ...r.terms });
-        emit({ type: 'iteration', epoch, batch: epochIters - 1, batches: batchesPerEpoch, loss: r.loss, lr, dataSeconds: waitSeconds, stepSeconds });
+        log({ type: 'iter', epoch, iter: epochIters - 1, global_iter: iteration, loss: r.loss, lr, data_s: round(dataSeconds), step_s: round(stepSeconds), ...r.terms });
+        emit({ type: 'iteration', epoch, batch: epochIters - 1, batches: batchesPerEpoch, loss: r.loss, lr, dataSeconds, stepSeconds });
       }
       if (interrupted || o.signal?.aborted) {
         interrupted = true;

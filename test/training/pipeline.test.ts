@@ -2,6 +2,7 @@
 // pipeline's (the training fixture's targets.safetensors), the flip and its word swap,
 // augmentation determinism, collation with padding, and the worker-thread loader.
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Mevis } from '../../src/data/mevis.js';
@@ -34,6 +35,8 @@ import {
 import { targetsFrom } from '../../src/training/golden-train.js';
 import type { FrameTarget } from '../../src/training/targets.js';
 import { loadTensors } from '../helpers/golden.js';
+import { binary, columnMajorFrames, labelMap, writeA2dH5, writeMat5, writeRgbPng, writeText } from '../data/fixtures.js';
+import { spawnSync } from 'node:child_process';
 import { sharedPath, tempDir } from '../helpers/shared.js';
 
 const NO_AUGMENT: AugmentConfig = { hflip: false, colorJitter: false, scales: [72], maxSize: 640, crop: null };
@@ -262,6 +265,68 @@ describe('collation', () => {
       assert.deepEqual(a2d.validIndices!.toNumbers(), [1, 4]);
       assert.equal(a2d.targets.length, 1);
       assert.equal(a2d.targets[0]!.length, 2);
+      return null;
+    });
+  });
+});
+
+describe('centre-frame datasets', () => {
+  test('A2D-Sentences: T decoded frames around the annotated one (clamped), the referred instance\'s target, areas and image id', async (t) => {
+    if (spawnSync('ffmpeg', ['-version']).status !== 0) return t.skip('ffmpeg not installed');
+    const root = tempDir(t);
+    const [W, H, N] = [16, 12, 6];
+    writeText(join(root, 'Release/videoset.csv'), 'vidA,11,0,5,12,16,6,1,0\n');
+    writeText(join(root, 'text_annotations/a2d_annotation.txt'), 'video_id,instance_id,query\nvidA,2,The dog  jumping\n');
+    writeText(join(root, 'text_annotations/a2d_missed_videos.txt'), '');
+    const labels = labelMap(W, H, [[1, 0, 0, 5, 4], [2, 8, 6, 14, 12]]);
+    await writeA2dH5(join(root, 'text_annotations/a2d_annotation_with_instances/vidA/00002.h5'), [1, 2], [1, 2].map((l) => ({ ...labels, data: binary(labels, l) })));
+    // frame k is a flat grey of 30 + 40k
+    const raw = Buffer.concat(Array.from({ length: N }, (_, k) => Buffer.alloc(W * H * 3, 30 + 40 * k)));
+    const mp4 = join(root, 'Release/clips320H/vidA.mp4');
+    mkdirSync(join(root, 'Release/clips320H'), { recursive: true });
+    const enc = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${W}x${H}`, '-r', '10', '-i', 'pipe:0', '-c:v', 'mpeg4', '-q:v', '1', '-pix_fmt', 'yuv420p', mp4], { input: raw });
+    assert.equal(enc.status, 0, String(enc.stderr));
+    const source = await ClipSource.open({ dataset: 'a2d', root, split: 'train', window: 4 });
+    const samples = await source.samples();
+    assert.deepEqual(samples, [{ kind: 'a2d', query: 'the dog  jumping', videoId: 'vidA', frameIdx: 2, instanceId: 2 }]);
+    const clip = await source.load(samples[0]!);
+    assert.equal(clip.text, 'the dog jumping');
+    // 1-based frame 2 → decoded index 1; window 1 − 2 … 1 + 1 clamped: 0, 0, 1, 2
+    assert.deepEqual(clip.frames.map((f) => Math.round((f.data[0]! - 30) / 40)), [0, 0, 1, 2]);
+    assert.deepEqual(clip.targets.map((x) => x !== null), [false, false, true, false]);
+    const target = clip.targets[2]!;
+    assert.deepEqual(target.box, maskBox({ ...labels, data: binary(labels, 2) }));
+    assert.deepEqual(target.area, [1, 2].map((l) => binary(labels, l).reduce((a, v) => a + v, 0)));
+    assert.equal(target.numObjects, 2);
+    assert.equal(target.imageId, 'v_vidA_f_2_i_2');
+  });
+
+  test('JHMDB-Sentences: a window around each metadata frame, clamped to the masked frames, with a target on the middle frame only', async (t) => {
+    const root = tempDir(t);
+    const [W, H] = [10, 8];
+    writeText(join(root, 'jhmdb_annotation.txt'), 'video_id,query\nrun_1,"The  man running LEFT"\n');
+    for (let i = 1; i <= 5; i++) await writeRgbPng(join(root, 'Rename_Images/run/run_1', `${String(i).padStart(5, '0')}.png`), W, H, [10 * i, 50, 60]);
+    const masks = [0, 1, 2, 3].map((k) => labelMap(W, H, [[1, k, 1, k + 4, 7]]));
+    writeMat5(join(root, 'puppet_mask/run/run_1/puppet_mask.mat'), 'part_mask', [H, W, 4], columnMajorFrames(masks), true);
+    const source = await ClipSource.open({ dataset: 'jhmdb', root, split: 'test', window: 4 });
+    const samples = await source.samples({ seed: 3 });
+    assert.equal(samples.length, 3, 'three frames per video');
+    const sample = samples.find((s) => s.kind === 'jhmdb' && s.frameIdx === 4) ?? samples[2]!;
+    const raw = await source.load(sample);
+    assert.equal(raw.text, 'the man running left');
+    assert.deepEqual(raw.targets.map((x) => x !== null), [false, false, true, false]);
+    const frameIdx = (sample as { frameIdx: number }).frameIdx;
+    // frame pixels tell which file each window position read (red = 10 · frame)
+    const expected = centreWindow(frameIdx, 4, 1, 4).map((i) => 10 * i);
+    assert.deepEqual(raw.frames.map((f) => f.data[0]), expected);
+    const target = raw.targets[2]!;
+    assert.deepEqual(Array.from(target.mask.data), Array.from(masks[frameIdx - 1]!.data, (v) => (v ? 1 : 0)), 'the metadata frame\'s puppet mask');
+    assert.deepEqual(target.box, maskBox(target.mask));
+    assert.equal(target.visible, true);
+    assert.equal(target.imageId, `v_run_1_f_${frameIdx}`);
+    torch.tidy(() => {
+      const b = collateClips([augmentClip(raw, { ...NO_AUGMENT, scales: [8] }, new Rng(0))]);
+      assert.deepEqual(b.validIndices!.toNumbers(), [2]);
       return null;
     });
   });

@@ -17,6 +17,9 @@ import { preprocessVideo } from '../../src/media/preprocess.js';
 import * as torch from '../../src/tensor/index.js';
 import { REPO_ROOT, sharedRoot } from '../helpers/shared.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
+import { columnMajorFrames, labelMap, writeMat5, writeRgbPng, writeText } from '../data/fixtures.js';
+import { ClipSource } from '../../src/training/data/sources.js';
+import { validateCentreFrames } from '../../src/training/data/validation.js';
 
 interface Run {
   code: number | null;
@@ -189,5 +192,30 @@ print(len(sd), ck['epoch'], sched.last_epoch, opt.param_groups[0]['lr'])
     assert.equal(differing, 0, 'every parameter and optimizer moment bit-identical');
     assert.deepEqual((b.get('scheduler_state_dict') as Map<string, unknown>).get('last_epoch'), 3);
     torch.disposeAll([...ta.values(), ...tb.values(), ...tensorsOf(a).values(), ...tensorsOf(b).values()].filter((x) => !x.isDisposed));
+  });
+
+  test('A2D / JHMDB evaluation: COCO mAP, P@K and IoUs of the middle frames through the model with valid indices', async (t) => {
+    if (!ready) return t.skip('../shared/golden/socpp_tiny not found');
+    const root = join(dir, 'jhmdb');
+    const [W, H] = [64, 48];
+    writeText(join(root, 'jhmdb_annotation.txt'), 'video_id,query\nrun_1,the red circle\n');
+    for (let i = 1; i <= 5; i++) await writeRgbPng(join(root, 'Rename_Images/run/run_1', `${String(i).padStart(5, '0')}.png`), W, H, [40 * i, 50, 60]);
+    const masks = [0, 1, 2, 3].map((k) => labelMap(W, H, [[1, 10 + k, 8, 30 + k, 30]]));
+    writeMat5(join(root, 'puppet_mask/run/run_1/puppet_mask.mat'), 'part_mask', [H, W, 4], columnMajorFrames(masks), true);
+    const source = await ClipSource.open({ dataset: 'jhmdb', root, split: 'test', window: 3 });
+    const samples = await source.samples({ seed: 1 });
+    const model = ReferringSegmenter.load({ checkpoint: join(dir, 'tiny', 'weights.safetensors'), config: join(dir, 'tiny', 'config.json'), tokenizer: join(dir, 'tiny', 'tokenizer') });
+    try {
+      const r = await validateCentreFrames(model.model, model.tokenizer, source, samples, { shortSide: 48, maxSize: 640 });
+      assert.equal(r.count, 3);
+      assert.equal(r.metric?.name, 'mAP 0.5:0.95');
+      for (const k of ['mAP 0.5:0.95', 'AP 0.5', 'P@0.5', 'P@0.9', 'overall_iou', 'mean_iou']) {
+        const v = r.values[k]!;
+        assert.ok(v === -1 || (v >= 0 && v <= 1), `${k} = ${v}`);
+      }
+      t.diagnostic(JSON.stringify(r.values));
+    } finally {
+      model.dispose();
+    }
   });
 });

@@ -66,7 +66,7 @@ export function register(program: Command): void {
     .option('--window <n>', 'frames per training clip, T (default 8)', positiveInt)
     .option('--out <dir>', 'run folder: config.json, tokenizer/, checkpoints/, log.jsonl, loss.png (default with --resume: the checkpoint\'s run folder)')
     .option('--set <key=value>', 'override a config value, e.g. --set lr=1e-4 or --set DeformTransformer.num_queries=10 (repeatable)', collect, [])
-    .option('--seed <n>', 'seed of the model initialisation, dropouts, data order and augmentations (default 42)', nonNegativeInt)
+    .option('--seed <n>', 'seed of the model initialisation, dropouts, data order and augmentations (default: the config\'s seed, else 42; with --resume: the run\'s)', nonNegativeInt)
     .option('--deterministic', 'one libtorch thread, so reruns and resumed runs are bit-identical')
     .option('--threads <n>', 'intra-op threads for libtorch', positiveInt)
     .option('--max-iters <n>', 'at most N iterations per epoch (quick runs); evaluation and the checkpoint follow', positiveInt)
