@@ -19,3 +19,5 @@ export {
 export { AdamW, MultiStepLR, clipGradNorm, trainerParamGroups, type ParamGroup, type TrainerLrs, type ClipResult } from './optim.js';
 export { stochasticModules, disableStochasticModules, type StochasticModule } from './stochastic.js';
 export { replayGoldenTrain, targetsFrom, type TrainGoldenReport, type TrainGoldenRow, type TrainGoldenOptions } from './golden-train.js';
+export * from './data/index.js';
+export { train, resolveTrainConfig, loadInitWeights, writeLossCurve, SYNTH_SMALL_CONFIG, TRAIN_CONFIG_PRESETS, type TrainEvent, type TrainOptions, type TrainSummary } from './trainer.js';
