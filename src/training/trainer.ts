@@ -29,16 +29,15 @@ import { loadKineticsSwin } from '../models/backbone/kinetics.js';
 import { type SocConfig, loadSocConfig, parseSocConfig, presetNames, setDotted } from '../models/soc/config.js';
 import { SOC } from '../models/soc/soc.js';
 import { loadRobertaWeights, readRobertaConfig, robertaWeightFile } from '../models/text/roberta_hf.js';
-import { RobertaTokenizer, buildSmallBpeTokenizerFiles, tokenBatchToInt64 } from '../models/text/tokenizer.js';
+import { RobertaTokenizer, buildSmallBpeTokenizerFiles } from '../models/text/tokenizer.js';
 import type { DeformSampling } from '../models/transformer/deformable_transformer.js';
-import { fromTypedArray } from '../tensor/creation.js';
 import { defaultGenerator, manualSeed } from '../tensor/random.js';
 import { getNumThreads, setNumThreads } from '../tensor/runtime.js';
 import { tidy } from '../tensor/scope.js';
 import { type Tensor, isTensor } from '../tensor/tensor.js';
 import { buildCriterion } from './criterion.js';
 import { type AugmentConfig, evalAugment } from './data/augment.js';
-import { collateClips } from './data/collate.js';
+import { batchModelInputs, collateClips } from './data/collate.js';
 import { ClipLoader } from './data/loader.js';
 import { ClipSource, type DataSpec, type DatasetKind, type TrainSample, isCentreFrameDataset, referenceDatasetName } from './data/sources.js';
 import { type ValidationResult, validateCentreFrames, validateVideos } from './data/validation.js';
@@ -469,15 +468,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         const s0 = performance.now();
         const r = tidy(() => {
           const batch = collateClips(clips);
-          const tokens = tokenBatchToInt64(tokenizer.encodeBatch(batch.texts));
-          const outputs = model.forward({
-            video: batch.video,
-            videoMask: batch.videoMask,
-            inputIds: fromTypedArray(tokens.inputIds, tokens.shape),
-            attentionMask: fromTypedArray(tokens.attentionMask, tokens.shape),
-            targetSizes: batch.targetSizes,
-            validIndices: batch.validIndices,
-          });
+          const outputs = model.forward(batchModelInputs(batch, tokenizer));
           const crit = criterion.forward(outputs, batch.targets);
           const loss = crit.total.item();
           if (!Number.isFinite(loss)) {

@@ -10,6 +10,8 @@ import { fromTypedArray, tensor, zeros } from '../../tensor/creation.js';
 import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { ClipTargets, FrameTarget } from '../targets.js';
+import type { SocInputs } from '../../models/soc/soc.js';
+import { type RobertaTokenizer, tokenBatchToInt64 } from '../../models/text/tokenizer.js';
 import type { PreparedClip, PreparedFrameTarget } from './augment.js';
 
 export interface TrainBatch {
@@ -77,4 +79,17 @@ export function collateClips(clips: readonly PreparedClip[]): TrainBatch {
     { dtype: 'int64' },
   );
   return { video, videoMask, targets, validIndices, targetSizes, texts: clips.map((c) => c.text), sampleIndices: clips.map((c) => c.sampleIndex) };
+}
+
+/** The model inputs of a collated batch, its texts tokenised (call inside `tidy`). */
+export function batchModelInputs(batch: TrainBatch, tokenizer: RobertaTokenizer): SocInputs {
+  const tokens = tokenBatchToInt64(tokenizer.encodeBatch(batch.texts));
+  return {
+    video: batch.video,
+    videoMask: batch.videoMask,
+    inputIds: fromTypedArray(tokens.inputIds, tokens.shape),
+    attentionMask: fromTypedArray(tokens.attentionMask, tokens.shape),
+    targetSizes: batch.targetSizes,
+    validIndices: batch.validIndices,
+  };
 }

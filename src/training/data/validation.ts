@@ -17,13 +17,12 @@ import { postprocessA2D } from '../../inference/postprocess.js';
 import { ReferringSegmenter } from '../../inference/predictor.js';
 import { preprocessVideo } from '../../media/preprocess.js';
 import type { SOC } from '../../models/soc/soc.js';
-import { type RobertaTokenizer, tokenBatchToInt64 } from '../../models/text/tokenizer.js';
+import type { RobertaTokenizer } from '../../models/text/tokenizer.js';
 import { noGrad } from '../../tensor/autograd.js';
-import { fromTypedArray } from '../../tensor/creation.js';
 import { tidy } from '../../tensor/scope.js';
 import { Rng } from '../../data/prng.js';
 import { augmentClip, evalAugment } from './augment.js';
-import { collateClips } from './collate.js';
+import { batchModelInputs, collateClips } from './collate.js';
 import type { ClipSource, TrainSample } from './sources.js';
 import { normaliseText } from './text.js';
 
@@ -141,15 +140,7 @@ export async function validateCentreFrames(model: SOC, tokenizer: RobertaTokeniz
     const frames = noGrad(() =>
       tidy(() => {
         const batch = collateClips([clip]);
-        const tokens = tokenBatchToInt64(tokenizer.encodeBatch(batch.texts));
-        const out = model.forward({
-          video: batch.video,
-          videoMask: batch.videoMask,
-          inputIds: fromTypedArray(tokens.inputIds, tokens.shape),
-          attentionMask: fromTypedArray(tokens.attentionMask, tokens.shape),
-          targetSizes: batch.targetSizes,
-          validIndices: batch.validIndices,
-        });
+        const out = model.forward(batchModelInputs(batch, tokenizer));
         const [T, B, Q] = out.predCls.shape as [number, number, number];
         const [h4, w4] = out.predMasks.shape.slice(-2) as [number, number];
         const flat = batch.targets.flat();
