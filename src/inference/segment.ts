@@ -53,6 +53,16 @@ export function estimateBytesPerFrame(segmenter: ReferringSegmenter, size: reado
   return tokens * c0 * 4 * 45 + 8e6;
 }
 
+/**
+ * The evaluation resize of a config: its `eval_short_size` / `eval_max_size` (the reference YAML
+ * keys; 360 / 640 in every official config), so a model trained at another size is run at it.
+ */
+export function evalResizeRule(config: Record<string, unknown>): ResizeRule {
+  const short = typeof config.eval_short_size === 'number' ? config.eval_short_size : YTVOS_RESIZE.shortSide;
+  const max = typeof config.eval_max_size === 'number' ? config.eval_max_size : YTVOS_RESIZE.maxSize;
+  return { shortSide: short, maxSize: max };
+}
+
 /** Default memory budget: half of what is free now, at most 75 % of RAM. */
 export function defaultMemoryBudget(): number {
   return Math.min(freemem() * 0.5, totalmem() * 0.75);
@@ -88,7 +98,7 @@ export async function segmentVideo(segmenter: ReferringSegmenter, o: SegmentOpti
   // Frame counts of videos come from container metadata and may be estimates (or unknown).
   const total = info.selectedFrameCount;
   if (total === 0) throw new SocError(`${o.input}: no frames selected`);
-  const rule = o.resize ?? YTVOS_RESIZE;
+  const rule = o.resize ?? evalResizeRule(segmenter.config);
   const size = resizedSize(info.width, info.height, rule);
   const perFrame = estimateBytesPerFrame(segmenter, size);
   const budget = o.maxMemoryBytes ?? defaultMemoryBudget();

@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { UsageError } from '../../errors.js';
 import { ReferringSegmenter } from '../../inference/predictor.js';
-import { type OutputPart, checkOutputFolder, segmentVideo } from '../../inference/segment.js';
+import { type OutputPart, checkOutputFolder, evalResizeRule, segmentVideo } from '../../inference/segment.js';
 import { presetNames } from '../../models/soc/config.js';
 import { setNumThreads } from '../../tensor/runtime.js';
 import { collect, parseOverrides, positiveInt, positiveNumber } from '../options.js';
@@ -27,8 +27,8 @@ interface SegmentCliOptions {
   end?: number;
   maxFrames?: number;
   window?: number;
-  shortSide: number;
-  maxSize: number;
+  shortSide?: number;
+  maxSize?: number;
   maxMemory?: number;
   threshold: number;
   format: string;
@@ -58,8 +58,8 @@ export function register(program: Command): void {
     .option('--start <t>', 'first frame: seconds for videos, index for folders', Number)
     .option('--end <t>', 'end (exclusive): seconds for videos, index for folders', Number)
     .option('--max-frames <n>', 'at most N frames', positiveInt)
-    .option('--short-side <px>', "resize frames so the shorter side has this length (the reference's 360)", positiveInt, 360)
-    .option('--max-size <px>', "cap on the longer side after resizing (the reference's 640)", positiveInt, 640)
+    .option('--short-side <px>', "resize frames so the shorter side has this length (default: the config's eval_short_size, else the reference's 360)", positiveInt)
+    .option('--max-size <px>', "cap on the longer side after resizing (default: the config's eval_max_size, else 640)", positiveInt)
     .option('--window <n>', 'process the video in windows of N frames (query chosen per window)', positiveInt)
     .option('--max-memory <GB>', 'memory budget; longer clips are processed in windows (default: half the free memory)', positiveNumber)
     .option('--threshold <p>', 'mask threshold on the sigmoid of the logits', positiveNumber, 0.5)
@@ -107,7 +107,7 @@ export function register(program: Command): void {
           out: opts.out,
           selection: { fps: opts.fps, every: opts.every, start: opts.start, end: opts.end, maxFrames: opts.maxFrames },
           window: opts.window,
-          resize: { shortSide: opts.shortSide, maxSize: opts.maxSize },
+          resize: opts.shortSide || opts.maxSize ? { ...evalResizeRule(segmenter.config), ...(opts.shortSide ? { shortSide: opts.shortSide } : {}), ...(opts.maxSize ? { maxSize: opts.maxSize } : {}) } : undefined,
           maxMemoryBytes: opts.maxMemory ? opts.maxMemory * 2 ** 30 : undefined,
           threshold: opts.threshold,
           parts,
