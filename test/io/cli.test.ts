@@ -133,4 +133,24 @@ describe('soc convert', () => {
     assert.match(conv.stdout, /--key <name>/);
     assert.match(conv.stdout, /\.pth\/\.pt\/\.tar\/\.bin\/\.ckpt/);
   });
+
+  test('convert --dtype float16 casts floating-point tensors only', (t) => {
+    const dir = sharedPath(t, 'golden', 'socpp_tiny');
+    if (!dir) return;
+    const out = join(tempDir(t), 'half.safetensors');
+    const r = soc('convert', join(dir, 'checkpoint.pth'), out, '--dtype', 'float16');
+    assert.equal(r.status, 0, r.stderr);
+    const src = loadStateDict(join(dir, 'weights.safetensors'));
+    const half = loadStateDict(out);
+    assert.deepEqual([...half.keys()], [...src.keys()]);
+    for (const [k, t32] of src) {
+      const t16 = half.get(k)!;
+      if (t32.dtype === 'float32') {
+        assert.equal(t16.dtype, 'float16', k);
+        assert.deepEqual(t16.toNumbers(), t32.to('float16').toNumbers(), k);
+      } else {
+        assert.equal(t16.dtype, t32.dtype, k);
+      }
+    }
+  });
 });

@@ -3,15 +3,19 @@
 
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { UsageError } from '../../errors.js';
 import { detectFormat, FORMAT_NAMES, loadStateDict, saveTorchFile, writeSafetensors } from '../../io/checkpoint.js';
+import { isFloating } from '../../tensor/dtype.js';
+import type { Tensor } from '../../tensor/tensor.js';
 
 const TORCH_EXTENSIONS = ['.pth', '.pt', '.tar', '.bin', '.ckpt'];
 
 export interface ConvertOptions {
   key?: string;
   force?: boolean;
+  /** cast floating-point tensors to this dtype */
+  dtype?: 'float32' | 'float16' | 'bfloat16' | 'float64';
 }
 
 /** The output format chosen by OUT's extension. */
@@ -32,6 +36,21 @@ export function convertCheckpoint(input: string, output: string, opts: ConvertOp
   }
   const inFormat = detectFormat(input);
   const sd = loadStateDict(input, { key: opts.key });
+  if (opts.dtype) {
+    // Floating-point tensors only (integer buffers such as index tables keep their dtype). Aliased
+    // entries stay aliased: each distinct tensor is cast once.
+    const cast = new Map<Tensor, Tensor>();
+    for (const [k, t] of sd) {
+      if (!isFloating(t.dtype) || t.dtype === opts.dtype) continue;
+      let c = cast.get(t);
+      if (!c) {
+        c = t.to(opts.dtype);
+        cast.set(t, c);
+      }
+      sd.set(k, c);
+    }
+    for (const t of cast.keys()) t.dispose();
+  }
   try {
     let bytes = 0;
     for (const t of sd.values()) bytes += t.numel * (t.dtype === 'float64' || t.dtype === 'int64' ? 8 : t.dtype === 'float32' || t.dtype === 'int32' ? 4 : t.dtype === 'float16' || t.dtype === 'bfloat16' || t.dtype === 'int16' ? 2 : 1);
@@ -58,8 +77,12 @@ export function register(program: Command): void {
     .argument('<in>', 'a PyTorch file (zip or legacy format; trainer checkpoint or state dict) or a .safetensors file; the format is detected from the content')
     .argument('<out>', `the output; its extension picks the format: .safetensors, or ${TORCH_EXTENSIONS.join('/')} for a PyTorch zip file that torch.load reads`)
     .option('--key <name>', "the entry of a trainer checkpoint that holds the model state dict (default: 'model_state_dict', 'state_dict' or 'model' when present, else the whole file); dots descend into nested dicts")
+    .option('--dtype <type>', 'cast floating-point tensors to float32, float16 or bfloat16 (e.g. to ship smaller weights; soc-ts loads them into float32 models)', (v: string) => {
+      if (v !== 'float32' && v !== 'float16' && v !== 'bfloat16' && v !== 'float64') throw new InvalidArgumentError('expected float32, float16, bfloat16 or float64');
+      return v;
+    })
     .option('-f, --force', 'overwrite OUT if it exists')
-    .addHelpText('after', '\nExamples:\n  soc convert checkpoint.pth.tar weights.safetensors\n  soc convert weights.safetensors model.pth')
+    .addHelpText('after', '\nExamples:\n  soc convert checkpoint.pth.tar weights.safetensors\n  soc convert weights.safetensors model.pth\n  soc convert best.pth.tar small.safetensors --dtype float16')
     .action((input: string, output: string, opts: ConvertOptions) => {
       process.stdout.write(`${convertCheckpoint(input, output, opts)}\n`);
     });
