@@ -2,16 +2,29 @@
 // The `soc` command line. Each subcommand lives in src/cli/commands/<name>.ts and exports
 // `register(program)`.
 
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { SocError } from '../errors.js';
 import { registerAll } from './commands/index.js';
+
+/** soc-ts's own version (src/cli or dist/cli → ../../package.json). */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('soc')
     .description('SOC++ / SOC referring video object segmentation on libtorch: inference, evaluation, training, checkpoint tools')
-    .version(process.env.npm_package_version ?? '0.1.0')
+    .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)');
   registerAll(program);
   return program;
