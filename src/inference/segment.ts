@@ -45,12 +45,13 @@ export interface SegmentSummary {
 
 /**
  * Peak bytes the model needs per frame at a resized size, from the backbone's widest activations
- * (stage-0 tokens × width × a factor measured on swin-t: ~0.25 GB per 360×640 frame).
+ * (stage-0 tokens × width × a factor). bench/segment.ts measured ~0.075 GB per 360×640 frame for
+ * swin-t under noGrad; the factor gives ~0.1 GB, leaving headroom for the allocator.
  */
 export function estimateBytesPerFrame(segmenter: ReferringSegmenter, size: readonly [number, number]): number {
   const c0 = swinConfigOf(segmenter.config).embedDim;
   const tokens = Math.ceil(size[0] / 4) * Math.ceil(size[1] / 4);
-  return tokens * c0 * 4 * 45 + 8e6;
+  return tokens * c0 * 4 * 18 + 8e6;
 }
 
 /**
