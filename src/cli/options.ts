@@ -1,5 +1,6 @@
 // Option parsers shared by the `soc` subcommands.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import type { DeformSampling } from '../models/index.js';
 
 export function positiveInt(v: string): number {
   const n = Number(v);
@@ -27,4 +28,12 @@ export function parseOverrides(pairs: readonly string[]): Record<string, unknown
     out[p.slice(0, eq).trim()] = p.slice(eq + 1).trim();
   }
   return out;
+}
+
+/**
+ * `--sampling <core>`: the deformable-attention core. The checks replay the reference's
+ * grid_sample; the tools default to the faster gather path (equal to float32 rounding).
+ */
+export function samplingOption(dflt: DeformSampling): Option {
+  return new Option('--sampling <core>', "deformable-attention core: 'gather' (fast) or 'gridSample' (the reference's)").choices(['gather', 'gridSample']).default(dflt);
 }

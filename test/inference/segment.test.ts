@@ -139,6 +139,8 @@ describe('soc segment', () => {
       ['missing tokenizer files', ['--video', video, '--text', 'a box', '--tokenizer', emptyTok], /tokenizer\.json|vocab\.json/],
       ['checkpoint not matching config', ['--video', video, '--text', 'a box', '--config', 'socpp-swin-t'], /size mismatch for backbone\.0\.body\.patch_embed\.proj\.weight[\s\S]*check --config/],
       ['unwritable output folder', ['--video', video, '--text', 'a box'], /ENOTDIR|not a directory|cannot/i],
+      ['unknown output part', ['--video', video, '--text', 'a box', '--format', 'masks,movie'], /--format: unknown part 'movie'/],
+      ['unknown sampling core', ['--video', video, '--text', 'a box', '--sampling', 'nearest'], /--sampling[\s\S]*nearest[\s\S]*gather, gridSample/],
     ];
     for (const [what, args, pattern] of cases) {
       if (!hasFfmpeg() && args.includes(video)) continue;

@@ -2,15 +2,11 @@
 // (matcher, losses, gradients, clipping, AdamW steps) and compares every stored tensor, one row
 // per tensor.
 
-import { Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import type { DeformSampling } from '../../models/index.js';
+import { positiveNumber, samplingOption } from '../options.js';
 import { pinAvx2Kernels } from '../../native/kernels.js';
 import { replayGoldenTrain, type TrainRowGroup } from '../../training/golden-train.js';
-
-function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (!(n > 0)) throw new InvalidArgumentError('expected a positive number');
-  return n;
-}
 
 export function register(program: Command): void {
   program
@@ -21,11 +17,10 @@ export function register(program: Command): void {
     .option('--tol <x>', 'relative tolerance of losses, totals and norms', positiveNumber, 1e-5)
     .option('--grad-tol <x>', 'relative L2 tolerance per gradient (and forward output) tensor', positiveNumber, 1e-4)
     .option('--param-tol <x>', 'parameters after a step may differ by this fraction of their lr (plus 2 ulp)', positiveNumber, 0.05)
-    .option('--sampling <core>', "deformable attention core: 'gridSample' (the reference's) or 'gather' (faster)", 'gridSample')
+    .addOption(samplingOption('gridSample'))
     .option('--native-kernels', "keep this CPU's fastest kernels instead of pinning the AVX2 ones the fixtures were made with")
     .option('--failures-only', 'print only the rows that failed or are missing')
-    .action(async (trainDir: string, opts: { modelDir: string; tol: number; gradTol: number; paramTol: number; sampling: string; nativeKernels?: boolean; failuresOnly?: boolean }) => {
-      if (opts.sampling !== 'gridSample' && opts.sampling !== 'gather') throw new InvalidArgumentError(`--sampling must be gridSample or gather, got '${opts.sampling}'`);
+    .action(async (trainDir: string, opts: { modelDir: string; tol: number; gradTol: number; paramTol: number; sampling: DeformSampling; nativeKernels?: boolean; failuresOnly?: boolean }) => {
       const pinned = opts.nativeKernels ? false : pinAvx2Kernels();
       const started = Date.now();
       const report = replayGoldenTrain(trainDir, {

@@ -1,15 +1,11 @@
 // `soc check-golden DIR`: replays a golden fixture folder (config.json, weights, inputs.safetensors,
 // outputs.safetensors) and compares every stored tensor, one row per tensor.
 
-import { Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import type { DeformSampling } from '../../models/index.js';
+import { positiveNumber, samplingOption } from '../options.js';
 import { replayGolden } from '../../inference/golden.js';
 import { pinAvx2Kernels } from '../../native/kernels.js';
-
-function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (!(n > 0)) throw new InvalidArgumentError('expected a positive number');
-  return n;
-}
 
 export function register(program: Command): void {
   program
@@ -19,11 +15,10 @@ export function register(program: Command): void {
     .option('--tol <x>', 'absolute tolerance for float tensors', positiveNumber, 1e-4)
     .option('--logit-margin <x>', 'binary-mask pixels may differ where the stored logit is within this of 0', positiveNumber, 1e-3)
     .option('--weights <file>', 'weights to load instead of DIR/weights.safetensors')
-    .option('--sampling <core>', "deformable attention core: 'gridSample' (the reference's) or 'gather' (faster)", 'gridSample')
+    .addOption(samplingOption('gridSample'))
     .option('--native-kernels', "keep this CPU's fastest kernels instead of pinning the AVX2 ones the fixtures were made with")
     .option('--failures-only', 'print only the rows that failed or are missing')
-    .action((dir: string, opts: { tol: number; logitMargin: number; weights?: string; sampling: string; nativeKernels?: boolean; failuresOnly?: boolean }) => {
-      if (opts.sampling !== 'gridSample' && opts.sampling !== 'gather') throw new InvalidArgumentError(`--sampling must be gridSample or gather, got '${opts.sampling}'`);
+    .action((dir: string, opts: { tol: number; logitMargin: number; weights?: string; sampling: DeformSampling; nativeKernels?: boolean; failuresOnly?: boolean }) => {
       const pinned = opts.nativeKernels ? false : pinAvx2Kernels();
       const started = Date.now();
       const report = replayGolden(dir, {

@@ -3,6 +3,7 @@
 
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { DeformSampling } from '../../models/index.js';
 import cliProgress from 'cli-progress';
 import { exists } from '../../data/files.js';
 import { UsageError } from '../../errors.js';
@@ -16,7 +17,7 @@ import { MANIFEST, parseShard, type Shard } from '../../evaluation/protocols/run
 import { runProtocol } from '../../evaluation/protocols/runner.js';
 import { type VideoProtocolName, openVideoProtocol } from '../../evaluation/protocols/video-protocols.js';
 import { setNumThreads } from '../../tensor/runtime.js';
-import { collect, parseOverrides, positiveInt } from '../options.js';
+import { collect, parseOverrides, positiveInt, samplingOption } from '../options.js';
 
 /** Options shared by `soc eval` and `soc predict`. */
 export interface RunCliOptions {
@@ -36,7 +37,7 @@ export interface RunCliOptions {
   shortSide?: number;
   maxSize?: number;
   threads?: number;
-  sampling: string;
+  sampling: DeformSampling;
   progress: boolean;
 }
 
@@ -62,7 +63,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--short-side <px>', "resize frames to this shorter side instead of the reference's (faster; results are labelled as not comparable)", positiveInt)
     .option('--max-size <px>', "cap on the longer side after resizing instead of the reference's", positiveInt)
     .option('--threads <n>', 'intra-op threads for libtorch', positiveInt)
-    .option('--sampling <core>', "deformable-attention core: 'gather' (fast) or 'gridSample' (the reference's)", 'gather')
+    .addOption(samplingOption('gather'))
     .option('--no-progress', 'no progress bar');
 }
 
@@ -74,7 +75,6 @@ export function resizeOverride(o: RunCliOptions, defaults: ResizeRule): ResizeRu
 
 /** Loads the model, runs the protocol into the run folder with a progress bar, prints the results. */
 export async function runFromCli(command: 'eval' | 'predict', o: RunCliOptions, out: string, open: () => Promise<Protocol>): Promise<void> {
-  if (o.sampling !== 'gather' && o.sampling !== 'gridSample') throw new InvalidArgumentError('--sampling must be gather or gridSample');
   // refuse a used folder before the (slow) dataset scan and model load
   if (exists(join(out, MANIFEST)) && !o.resume) throw new UsageError(`${out} already holds a run; pass --resume to continue it (finished videos are skipped), or choose another --out`);
   const log = (m: string) => process.stderr.write(`${m}\n`);

@@ -2,14 +2,15 @@
 // image, writing per-sentence mask PNGs, an overlay video and result.json.
 
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import type { DeformSampling } from '../../models/index.js';
 import cliProgress from 'cli-progress';
 import { UsageError } from '../../errors.js';
 import { ReferringSegmenter } from '../../inference/predictor.js';
 import { type OutputPart, checkOutputFolder, evalResizeRule, segmentVideo } from '../../inference/segment.js';
 import { presetNames } from '../../models/soc/config.js';
 import { setNumThreads } from '../../tensor/runtime.js';
-import { collect, parseOverrides, positiveInt, positiveNumber } from '../options.js';
+import { collect, parseOverrides, positiveInt, positiveNumber, samplingOption } from '../options.js';
 
 interface SegmentCliOptions {
   video: string;
@@ -34,7 +35,7 @@ interface SegmentCliOptions {
   format: string;
   overlay: string;
   threads?: number;
-  sampling: string;
+  sampling: DeformSampling;
   progress: boolean;
 }
 
@@ -66,7 +67,7 @@ export function register(program: Command): void {
     .option('--format <parts>', `outputs to write, comma-separated from ${PARTS.join(', ')}`, PARTS.join(','))
     .option('--overlay <format>', 'overlay file: auto (mp4 with ffmpeg, else GIF or PNG frames), mp4, gif or png', 'auto')
     .option('--threads <n>', 'intra-op threads for libtorch', positiveInt)
-    .option('--sampling <core>', "deformable-attention core: 'gather' (fast) or 'gridSample' (the reference's)", 'gather')
+    .addOption(samplingOption('gather'))
     .option('--no-progress', 'no progress bar')
     .addHelpText(
       'after',
@@ -86,8 +87,7 @@ export function register(program: Command): void {
       }
       if (sentences.length === 0) throw new UsageError('give at least one --text "…" or a --texts file');
       const parts = opts.format.split(',').map((p) => p.trim()) as OutputPart[];
-      for (const p of parts) if (!PARTS.includes(p)) throw new InvalidArgumentError(`--format: unknown part '${p}' (expected ${PARTS.join(', ')})`);
-      if (opts.sampling !== 'gather' && opts.sampling !== 'gridSample') throw new InvalidArgumentError(`--sampling must be gather or gridSample`);
+      for (const p of parts) if (!PARTS.includes(p)) throw new UsageError(`--format: unknown part '${p}' (expected ${PARTS.join(', ')})`);
       checkOutputFolder(opts.out); // before the (slow) model load
       if (opts.threads) setNumThreads(opts.threads);
       const log = (m: string) => process.stderr.write(`${m}\n`);

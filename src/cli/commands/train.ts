@@ -2,11 +2,12 @@
 // Ref-YouTube-VOS, MeViS, A2D-Sentences, JHMDB-Sentences or a `soc synth` dataset.
 
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { DeformSampling } from '../../models/index.js';
 import cliProgress from 'cli-progress';
 import { presetNames } from '../../models/soc/config.js';
 import { DATASET_KINDS, type DatasetKind } from '../../training/data/sources.js';
 import { TRAIN_CONFIG_PRESETS, type TrainEvent, train } from '../../training/trainer.js';
-import { collect, parseOverrides, positiveInt } from '../options.js';
+import { collect, parseOverrides, positiveInt, samplingOption } from '../options.js';
 
 interface TrainCliOptions {
   config?: string;
@@ -32,7 +33,7 @@ interface TrainCliOptions {
   samplesMetadata?: string;
   eval: boolean;
   evalLimit?: number;
-  sampling: string;
+  sampling: DeformSampling;
   progress: boolean;
 }
 
@@ -75,7 +76,7 @@ export function register(program: Command): void {
     .option('--samples-metadata <file>', 'a train_samples_metadata_win_size_T.json to use instead of generating the sample list')
     .option('--no-eval', 'skip the evaluation after each epoch')
     .option('--eval-limit <n>', 'evaluate on the first N validation videos (A2D/JHMDB: samples) only', positiveInt)
-    .option('--sampling <core>', "deformable-attention core: 'gather' (fast) or 'gridSample' (the reference's)", 'gather')
+    .addOption(samplingOption('gather'))
     .option('--no-progress', 'no progress bar (one line per epoch)')
     .addHelpText(
       'after',
@@ -88,7 +89,6 @@ export function register(program: Command): void {
         '\nThen: soc segment --checkpoint runs/synth/checkpoints/best.pth.tar --config runs/synth/config.json --tokenizer runs/synth/tokenizer …',
     )
     .action(async (opts: TrainCliOptions) => {
-      if (opts.sampling !== 'gather' && opts.sampling !== 'gridSample') throw new InvalidArgumentError('--sampling must be gather or gridSample');
       const log = (m: string) => process.stderr.write(`${m}\n`);
       const useBar = opts.progress && process.stderr.isTTY;
       // the bar of the epoch in progress (in an object: the event handler reassigns it)
