@@ -24,7 +24,7 @@ import { a2dMetricsFromCoco } from '../a2d.js';
 import { STAT_LABELS, cocoEval } from '../coco/cocoeval.js';
 import { type CompressedRle, area, encode, toCompressed } from '../coco/rle.js';
 import { a2dFramePredictions, cleanQuery, withFeatures } from './model-run.js';
-import { type Finalizer, type Protocol, deviationNotes, partialNote, resizeDeviation } from './protocol.js';
+import { type Finalizer, type Protocol, resizeDeviation, resultHeader, resultNotes } from './protocol.js';
 import { cell, formatTable, toCsv, writeJsonAtomic, writeTextAtomic } from './report.js';
 import { sha256File } from './run-folder.js';
 
@@ -219,16 +219,9 @@ export const finalizeA2d: Finalizer = ({ manifest, units, record, outDir, partia
   for (const [k, v] of Object.entries(iou.precisionAtK)) metrics[`P@${k}`] = v;
   metrics.overall_iou = iou.overallIou;
   metrics.mean_iou = iou.meanIou;
-  const notes = deviationNotes(manifest.settings);
-  if (partial) notes.unshift(partialNote(manifest, units.length));
+  const notes = resultNotes(manifest, units.length, partial);
   const json = {
-    tool: 'soc eval',
-    dataset: manifest.dataset,
-    split: manifest.split,
-    partial,
-    notes,
-    settings: manifest.settings,
-    model: manifest.model,
+    ...resultHeader(manifest, notes, partial),
     videos: records.length,
     samples: gt.images.length,
     ...metrics,

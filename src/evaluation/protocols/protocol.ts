@@ -61,6 +61,16 @@ export function deviationNotes(settings: Record<string, unknown>): string[] {
   return d.length === 0 ? [] : [`NOTE: not the reference protocol, numbers are not comparable to the paper's: ${d.join('; ')}`];
 }
 
+/** The notes every result starts with: the partial-run warning, then the protocol deviations. */
+export function resultNotes(m: RunManifest, done: number, partial: boolean): string[] {
+  return [...(partial ? [partialNote(m, done)] : []), ...deviationNotes(m.settings)];
+}
+
+/** The fields every results.json starts with (what was run, on what, how). */
+export function resultHeader(m: RunManifest, notes: string[], partial: boolean): Record<string, unknown> {
+  return { tool: 'soc eval', dataset: m.dataset, split: m.split, partial, notes, settings: m.settings, model: m.model };
+}
+
 /** A note for partial results. */
 export function partialNote(m: RunManifest, done: number): string {
   const shard = m.shard ? `shard ${m.shard.index}/${m.shard.count}, ` : '';

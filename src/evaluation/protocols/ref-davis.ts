@@ -22,7 +22,7 @@ import { tidy } from '../../tensor/scope.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { type DavisSummary, type MaskStack, evaluateUnsupervised, summarizeObjects } from '../davis.js';
 import { inferClipProbabilities } from './model-run.js';
-import { type Finalizer, type Protocol, deviationNotes, partialNote, resizeDeviation } from './protocol.js';
+import { type Finalizer, type Protocol, resizeDeviation, resultHeader, resultNotes } from './protocol.js';
 import { JF_COLUMNS, cell, formatTable, jfCsvRows, jfMetrics, perObjectJson, toCsv, writeJsonAtomic, writeTextAtomic } from './report.js';
 
 /** infer_davis.py's clip length. */
@@ -162,17 +162,10 @@ export const finalizeRefDavis: Finalizer = ({ manifest, units, record, outDir, p
   const records = units.map((u) => record(u) as RefDavisRecord);
   const summaries = DAVIS_ANNOTATION_SETS.map((_, k) => summarizeObjects(records.flatMap((r) => r.sets[k]!.objects)));
   const mean = meanOfSets(summaries);
-  const notes = deviationNotes(manifest.settings);
-  if (partial) notes.unshift(partialNote(manifest, units.length));
+  const notes = resultNotes(manifest, units.length, partial);
   const setName = (k: number) => `anno_${k}`;
   const json = {
-    tool: 'soc eval',
-    dataset: 'ref-davis',
-    split: manifest.split,
-    partial,
-    notes: [...notes, MEAN_OF_SETS_NOTE],
-    settings: manifest.settings,
-    model: manifest.model,
+    ...resultHeader(manifest, [...notes, MEAN_OF_SETS_NOTE], partial),
     videos: records.length,
     ...mean,
     sets: summaries.map((s, k) => ({ name: setName(k), expressions: DAVIS_ANNOTATION_SETS[k], ...jfMetrics(s), per_object: perObjectJson(s) })),

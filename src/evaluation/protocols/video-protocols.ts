@@ -24,7 +24,7 @@ import { type ResizeRule, YTVOS_RESIZE, preprocessVideo } from '../../media/prep
 import { summarizeObjects } from '../davis.js';
 import { boundaryF, jaccard } from '../jf.js';
 import { type ClipMasks, cleanQuery, inferClipMasks, trainerClipMasks } from './model-run.js';
-import { type Finalizer, type Protocol, type UnitContext, deviationNotes, partialNote, resizeDeviation } from './protocol.js';
+import { type Finalizer, type Protocol, type UnitContext, deviationNotes, partialNote, resizeDeviation, resultHeader, resultNotes } from './protocol.js';
 import { jfCsv, jfMetrics, jfTable, perObjectJson, writeJsonAtomic, writeTextAtomic } from './report.js';
 import { sha256File } from './run-folder.js';
 import { SUBMISSION_DIR, SUBMISSION_ZIP, gatherSubmission, writeSubmissionFrames, zipSubmission } from './submission.js';
@@ -242,16 +242,9 @@ export async function openVideoProtocol(command: 'eval' | 'predict', o: VideoPro
 export const finalizeMevisEval: Finalizer = ({ manifest, units, record, outDir, partial }) => {
   const records = units.map((u) => record(u) as MevisEvalRecord);
   const summary = summarizeObjects(records.flatMap((r) => r.expressions.map((e) => ({ name: `${r.video}/${e.id}`, j: e.j, f: e.f }))));
-  const notes = deviationNotes(manifest.settings);
-  if (partial) notes.unshift(partialNote(manifest, units.length));
+  const notes = resultNotes(manifest, units.length, partial);
   const json = {
-    tool: 'soc eval',
-    dataset: manifest.dataset,
-    split: manifest.split,
-    partial,
-    notes,
-    settings: manifest.settings,
-    model: manifest.model,
+    ...resultHeader(manifest, notes, partial),
     videos: records.length,
     expressions: summary.perObject.length,
     ...jfMetrics(summary),
