@@ -5,37 +5,17 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { DeformSampling } from '../../models/index.js';
 import cliProgress from 'cli-progress';
 import { presetNames } from '../../models/soc/config.js';
-import { DATASET_KINDS, type DatasetKind } from '../../training/data/sources.js';
-import { TRAIN_CONFIG_PRESETS, type TrainEvent, train } from '../../training/trainer.js';
+import { DATASET_KINDS } from '../../training/data/sources.js';
+import { TRAIN_CONFIG_PRESETS, type TrainEvent, type TrainOptions, train } from '../../training/trainer.js';
 import { collect, parseOverrides, positiveInt, samplingOption } from '../options.js';
 
-interface TrainCliOptions {
-  config?: string;
-  dataset: DatasetKind;
-  dataRoot: string;
-  pretrainedBackbone?: string;
-  textEncoder?: string;
-  tokenizer?: string;
-  init?: string;
-  resume?: string;
-  epochs?: number;
-  lrDrop?: number[];
-  batchSize?: number;
-  window?: number;
-  out?: string;
+/** Commander's view of the options: TrainOptions' fields, plus the CLI's spellings of the rest. */
+type TrainCliOptions = Omit<TrainOptions, 'overrides' | 'evaluate' | 'signal' | 'onEvent'> & {
   set: string[];
-  seed?: number;
-  deterministic?: boolean;
-  threads?: number;
-  maxIters?: number;
-  workers?: number;
-  prefetch?: number;
-  samplesMetadata?: string;
   eval: boolean;
-  evalLimit?: number;
-  sampling: DeformSampling;
   progress: boolean;
-}
+  sampling: DeformSampling;
+};
 
 function nonNegativeInt(v: string): number {
   const n = Number(v);
@@ -144,34 +124,8 @@ export function register(program: Command): void {
         }
       };
       try {
-        const summary = await train({
-          config: opts.config,
-          overrides: parseOverrides(opts.set),
-          dataset: opts.dataset,
-          dataRoot: opts.dataRoot,
-          out: opts.out,
-          pretrainedBackbone: opts.pretrainedBackbone,
-          textEncoder: opts.textEncoder,
-          tokenizer: opts.tokenizer,
-          init: opts.init,
-          resume: opts.resume,
-          epochs: opts.epochs,
-          lrDrop: opts.lrDrop,
-          batchSize: opts.batchSize,
-          window: opts.window,
-          seed: opts.seed,
-          deterministic: opts.deterministic,
-          threads: opts.threads,
-          maxIters: opts.maxIters,
-          workers: opts.workers,
-          prefetch: opts.prefetch,
-          samplesMetadata: opts.samplesMetadata,
-          evaluate: opts.eval,
-          evalLimit: opts.evalLimit,
-          sampling: opts.sampling,
-          signal: controller.signal,
-          onEvent,
-        });
+        const { set, eval: evaluate, progress: _progress, ...trainOptions } = opts;
+        const summary = await train({ ...trainOptions, overrides: parseOverrides(set), evaluate, signal: controller.signal, onEvent });
         const best = summary.best ? `, best ${summary.best.name} ${summary.best.value.toFixed(4)}` : '';
         log(
           `${summary.interrupted ? 'interrupted' : 'done'}: ${summary.epochsRun} epoch(s), ${summary.iterations} iterations in total${best}; ` +
