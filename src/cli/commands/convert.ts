@@ -3,19 +3,20 @@
 
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, Option } from 'commander';
 import { UsageError } from '../../errors.js';
 import { detectFormat, FORMAT_NAMES, loadStateDict, saveTorchFile, writeSafetensors } from '../../io/checkpoint.js';
-import { isFloating } from '../../tensor/dtype.js';
+import { ITEM_SIZE, isFloating } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 
 const TORCH_EXTENSIONS = ['.pth', '.pt', '.tar', '.bin', '.ckpt'];
+const CAST_DTYPES = ['float32', 'float16', 'bfloat16', 'float64'] as const;
 
 export interface ConvertOptions {
   key?: string;
   force?: boolean;
   /** cast floating-point tensors to this dtype */
-  dtype?: 'float32' | 'float16' | 'bfloat16' | 'float64';
+  dtype?: (typeof CAST_DTYPES)[number];
 }
 
 /** The output format chosen by OUT's extension. */
@@ -53,7 +54,7 @@ export function convertCheckpoint(input: string, output: string, opts: ConvertOp
   }
   try {
     let bytes = 0;
-    for (const t of sd.values()) bytes += t.numel * (t.dtype === 'float64' || t.dtype === 'int64' ? 8 : t.dtype === 'float32' || t.dtype === 'int32' ? 4 : t.dtype === 'float16' || t.dtype === 'bfloat16' || t.dtype === 'int16' ? 2 : 1);
+    for (const t of sd.values()) bytes += t.numel * ITEM_SIZE[t.dtype];
     if (target === 'safetensors') {
       writeSafetensors(output, sd, { format: 'pt', source: basename(input) });
     } else {
@@ -77,10 +78,7 @@ export function register(program: Command): void {
     .argument('<in>', 'a PyTorch file (zip or legacy format; trainer checkpoint or state dict) or a .safetensors file; the format is detected from the content')
     .argument('<out>', `the output; its extension picks the format: .safetensors, or ${TORCH_EXTENSIONS.join('/')} for a PyTorch zip file that torch.load reads`)
     .option('--key <name>', "the entry of a trainer checkpoint that holds the model state dict (default: 'model_state_dict', 'state_dict' or 'model' when present, else the whole file); dots descend into nested dicts")
-    .option('--dtype <type>', 'cast floating-point tensors to float32, float16 or bfloat16 (e.g. to ship smaller weights; soc-ts loads them into float32 models)', (v: string) => {
-      if (v !== 'float32' && v !== 'float16' && v !== 'bfloat16' && v !== 'float64') throw new InvalidArgumentError('expected float32, float16, bfloat16 or float64');
-      return v;
-    })
+    .addOption(new Option('--dtype <type>', 'cast floating-point tensors to this dtype (e.g. float16 to ship smaller weights; soc-ts loads them into float32 models)').choices(CAST_DTYPES))
     .option('-f, --force', 'overwrite OUT if it exists')
     .addHelpText('after', '\nExamples:\n  soc convert checkpoint.pth.tar weights.safetensors\n  soc convert weights.safetensors model.pth\n  soc convert best.pth.tar small.safetensors --dtype float16')
     .action((input: string, output: string, opts: ConvertOptions) => {

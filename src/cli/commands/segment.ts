@@ -98,6 +98,7 @@ export function register(program: Command): void {
       );
       log(`model: ${segmenter.config.variant === 'socpp' ? 'SOC++' : 'SOC'} (${segmenter.configSource}) loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       for (const w of segmenter.warnings) log(`warning: ${w}`);
+      const configRule = evalResizeRule(segmenter.config); // --short-side / --max-size override it
       const bar = opts.progress && process.stderr.isTTY ? new cliProgress.SingleBar({ format: 'segmenting |{bar}| {value}/{total} frames | {eta_formatted} left', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
       let started = false;
       try {
@@ -107,7 +108,7 @@ export function register(program: Command): void {
           out: opts.out,
           selection: { fps: opts.fps, every: opts.every, start: opts.start, end: opts.end, maxFrames: opts.maxFrames },
           window: opts.window,
-          resize: opts.shortSide || opts.maxSize ? { ...evalResizeRule(segmenter.config), ...(opts.shortSide ? { shortSide: opts.shortSide } : {}), ...(opts.maxSize ? { maxSize: opts.maxSize } : {}) } : undefined,
+          resize: { shortSide: opts.shortSide ?? configRule.shortSide, maxSize: opts.maxSize ?? configRule.maxSize },
           maxMemoryBytes: opts.maxMemory ? opts.maxMemory * 2 ** 30 : undefined,
           threshold: opts.threshold,
           parts,
