@@ -111,6 +111,24 @@ describe('soc eval --dataset mevis', () => {
     const rec = readJsonFile(join(full, 'videos', 'vid00001.json'));
     assert.deepEqual(rec.expressions[0].frames, ['00000', '00001', '00002', '00003', '00004', '00005']);
     assert.deepEqual(rec.expressions[0].clips.map((c: { start: number; frames: number }) => [c.start, c.frames]), [[0, 4], [4, 2]]);
+    // synthetic expressions: J&F per kind = the mean of those expressions' J&F, grouped by their words
+    const kindOf = (text: string) => (/^the (two|three|four|five|six) /.test(text) ? 'several objects' : /moving|still|stop|leave/.test(text) ? 'one object, with motion' : 'one object, appearance only');
+    const jfByName = new Map<string, number>(results.per_expression.map((e: { name: string; 'J&F-Mean': number }) => [e.name, e['J&F-Mean']]));
+    const expected = new Map<string, number[]>();
+    for (const f of readdirSync(join(full, 'videos'))) {
+      const v = readJsonFile(join(full, 'videos', f));
+      for (const e of v.expressions) {
+        const k = kindOf(e.text);
+        expected.set(k, [...(expected.get(k) ?? []), jfByName.get(`${v.video}/${e.id}`)!]);
+      }
+    }
+    assert.equal(results.by_expression_kind.reduce((a: number, k: { expressions: number }) => a + k.expressions, 0), 21);
+    for (const k of results.by_expression_kind) {
+      const v = expected.get(k.kind)!;
+      assert.equal(k.expressions, v.length, k.kind);
+      assert.ok(Math.abs(k['J&F-Mean'] - v.reduce((a, b) => a + b, 0) / v.length) < 1e-12, k.kind);
+    }
+    assert.match(r.stdout, /by kind of expression \(soc synth data\):/);
 
     // two shards, then merge
     const parts = ['1/2', '2/2'].map((sh, i) => {

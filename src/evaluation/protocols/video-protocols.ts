@@ -14,6 +14,7 @@
 import { join } from 'node:path';
 import { readJson } from '../../data/files.js';
 import { Mevis } from '../../data/mevis.js';
+import { parseExpression } from '../../data/synth-scene.js';
 import { RefYoutubeVos } from '../../data/ref-youtube-vos.js';
 import type { VideoRecord } from '../../data/types.js';
 import type { VideoDataset } from '../../data/video-dataset.js';
@@ -25,7 +26,7 @@ import { summarizeObjects } from '../davis.js';
 import { boundaryF, jaccard } from '../jf.js';
 import { type ClipMasks, cleanQuery, inferClipMasks, trainerClipMasks } from './model-run.js';
 import { type Finalizer, type Protocol, type UnitContext, deviationNotes, partialNote, resizeDeviation, resultHeader, resultNotes } from './protocol.js';
-import { jfCsv, jfMetrics, jfTable, perObjectJson, writeJsonAtomic, writeTextAtomic } from './report.js';
+import { cell, formatTable, jfCsv, jfMetrics, jfTable, perObjectJson, writeJsonAtomic, writeTextAtomic } from './report.js';
 import { sha256File } from './run-folder.js';
 import { SUBMISSION_DIR, SUBMISSION_ZIP, gatherSubmission, writeSubmissionFrames, zipSubmission } from './submission.js';
 
@@ -243,20 +244,51 @@ export const finalizeMevisEval: Finalizer = ({ manifest, units, record, outDir, 
   const records = units.map((u) => record(u) as MevisEvalRecord);
   const summary = summarizeObjects(records.flatMap((r) => r.expressions.map((e) => ({ name: `${r.video}/${e.id}`, j: e.j, f: e.f }))));
   const notes = resultNotes(manifest, units.length, partial);
+  const kinds = synthExpressionKinds(records);
   const json = {
     ...resultHeader(manifest, notes, partial),
     videos: records.length,
     expressions: summary.perObject.length,
     ...jfMetrics(summary),
+    ...(kinds ? { by_expression_kind: kinds.map((k) => ({ kind: k.kind, expressions: k.summary.perObject.length, ...jfMetrics(k.summary) })) } : {}),
     per_expression: perObjectJson(summary),
   };
   const prefix = partial ? 'partial-' : '';
   const files = [`${prefix}results.json`, `${prefix}results.csv`];
   writeJsonAtomic(join(outDir, files[0]!), json);
   writeTextAtomic(join(outDir, files[1]!), jfCsv(summary));
-  const text = [...notes, `MeViS ${manifest.split}: ${records.length} videos, ${summary.perObject.length} expressions (${manifest.settings.protocol} protocol)`, jfTable(summary, { unit: 'expressions' })].join('\n');
-  return { text, files };
+  const text = [...notes, `MeViS ${manifest.split}: ${records.length} videos, ${summary.perObject.length} expressions (${manifest.settings.protocol} protocol)`, jfTable(summary, { unit: 'expressions' })];
+  if (kinds) text.push('', 'by kind of expression (soc synth data):', kindsTable(kinds));
+  return { text: text.join('\n'), files };
 };
+
+/** The kinds of `soc synth` expression, the groups the shipped model's card reports. */
+export const SYNTH_EXPRESSION_KINDS = ['several objects', 'one object, appearance only', 'one object, with motion'] as const;
+
+/**
+ * J&F per kind of expression when every expression is one `soc synth` generates (null otherwise, e.g.
+ * real MeViS): grounding failures on this data differ by kind, and the means alone hide it.
+ */
+export function synthExpressionKinds(records: readonly MevisEvalRecord[]): { kind: (typeof SYNTH_EXPRESSION_KINDS)[number]; summary: ReturnType<typeof summarizeObjects> }[] | null {
+  const groups = new Map<string, { name: string; j: number[]; f: number[] }[]>(SYNTH_EXPRESSION_KINDS.map((k) => [k, []]));
+  for (const r of records) {
+    for (const e of r.expressions) {
+      const parsed = parseExpression(e.text.trim().toLowerCase().replace(/\s+/g, ' '));
+      if (!parsed) return null;
+      const kind = parsed.count > 1 ? SYNTH_EXPRESSION_KINDS[0] : parsed.description.motion ? SYNTH_EXPRESSION_KINDS[2] : SYNTH_EXPRESSION_KINDS[1];
+      groups.get(kind)!.push({ name: `${r.video}/${e.id}`, j: e.j, f: e.f });
+    }
+  }
+  if (records.length === 0) return null;
+  return SYNTH_EXPRESSION_KINDS.filter((k) => groups.get(k)!.length > 0).map((kind) => ({ kind, summary: summarizeObjects(groups.get(kind)!) }));
+}
+
+function kindsTable(kinds: NonNullable<ReturnType<typeof synthExpressionKinds>>): string {
+  return formatTable(
+    ['', 'expressions', 'J&F', 'J', 'F'],
+    kinds.map((k) => [k.kind, String(k.summary.perObject.length), cell(k.summary['J&F-Mean']), cell(k.summary['J-Mean']), cell(k.summary['F-Mean'])]),
+  );
+}
 
 /** Predictions: gather the submission folders of every video and zip them. */
 export const finalizePredict: Finalizer = ({ manifest, units, sourceDir, outDir, partial }) => {
