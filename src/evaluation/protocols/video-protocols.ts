@@ -270,6 +270,7 @@ export const SYNTH_EXPRESSION_KINDS = ['several objects', 'one object, appearanc
  * real MeViS): grounding failures on this data differ by kind, and the means alone hide it.
  */
 export function synthExpressionKinds(records: readonly MevisEvalRecord[]): { kind: (typeof SYNTH_EXPRESSION_KINDS)[number]; summary: ReturnType<typeof summarizeObjects> }[] | null {
+  if (records.length === 0) return null;
   const groups = new Map<string, { name: string; j: number[]; f: number[] }[]>(SYNTH_EXPRESSION_KINDS.map((k) => [k, []]));
   for (const r of records) {
     for (const e of r.expressions) {
@@ -279,7 +280,6 @@ export function synthExpressionKinds(records: readonly MevisEvalRecord[]): { kin
       groups.get(kind)!.push({ name: `${r.video}/${e.id}`, j: e.j, f: e.f });
     }
   }
-  if (records.length === 0) return null;
   return SYNTH_EXPRESSION_KINDS.filter((k) => groups.get(k)!.length > 0).map((kind) => ({ kind, summary: summarizeObjects(groups.get(kind)!) }));
 }
 
