@@ -10,6 +10,7 @@ import { A2dSentences } from '../../src/data/a2d-sentences.js';
 import { decodeLabelPng } from '../../src/data/image.js';
 import { Mevis } from '../../src/data/mevis.js';
 import { generateSynthDataset } from '../../src/data/synth.js';
+import { synthExpressionKinds } from '../../src/evaluation/protocols/video-protocols.js';
 import type { Mask, RgbImage } from '../../src/data/types.js';
 import { cocoEval } from '../../src/evaluation/coco/cocoeval.js';
 import { type MaskStack, evaluateUnsupervised } from '../../src/evaluation/davis.js';
@@ -129,6 +130,10 @@ describe('soc eval --dataset mevis', () => {
       assert.ok(Math.abs(k['J&F-Mean'] - v.reduce((a, b) => a + b, 0) / v.length) < 1e-12, k.kind);
     }
     assert.match(r.stdout, /by kind of expression \(soc synth data\):/);
+    // one expression the generator would not write (real MeViS text) and there is no breakdown
+    const scored = results.per_expression.map((e: { name: string }, i: number) => ({ name: e.name, text: i === 0 ? 'the dog jumping over the fence' : 'the red circle', j: [1], f: [1] }));
+    assert.equal(synthExpressionKinds(scored), null);
+    assert.deepEqual(synthExpressionKinds(scored.slice(1))?.map((k) => [k.kind, k.summary.perObject.length]), [['one object, appearance only', 20]]);
 
     // two shards, then merge
     const parts = ['1/2', '2/2'].map((sh, i) => {

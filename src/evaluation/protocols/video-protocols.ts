@@ -242,9 +242,10 @@ export async function openVideoProtocol(command: 'eval' | 'predict', o: VideoPro
 /** MeViS J&F: every expression is one object; J and F over all its frames; means over expressions. */
 export const finalizeMevisEval: Finalizer = ({ manifest, units, record, outDir, partial }) => {
   const records = units.map((u) => record(u) as MevisEvalRecord);
-  const summary = summarizeObjects(records.flatMap((r) => r.expressions.map((e) => ({ name: `${r.video}/${e.id}`, j: e.j, f: e.f }))));
+  const scored = records.flatMap((r) => r.expressions.map((e) => ({ name: `${r.video}/${e.id}`, text: e.text, j: e.j, f: e.f })));
+  const summary = summarizeObjects(scored);
   const notes = resultNotes(manifest, units.length, partial);
-  const kinds = synthExpressionKinds(records);
+  const kinds = synthExpressionKinds(scored);
   const json = {
     ...resultHeader(manifest, notes, partial),
     videos: records.length,
@@ -269,16 +270,15 @@ export const SYNTH_EXPRESSION_KINDS = ['several objects', 'one object, appearanc
  * J&F per kind of expression when every expression is one `soc synth` generates (null otherwise, e.g.
  * real MeViS): grounding failures on this data differ by kind, and the means alone hide it.
  */
-export function synthExpressionKinds(records: readonly MevisEvalRecord[]): { kind: (typeof SYNTH_EXPRESSION_KINDS)[number]; summary: ReturnType<typeof summarizeObjects> }[] | null {
-  if (records.length === 0) return null;
-  const groups = new Map<string, { name: string; j: number[]; f: number[] }[]>(SYNTH_EXPRESSION_KINDS.map((k) => [k, []]));
-  for (const r of records) {
-    for (const e of r.expressions) {
-      const parsed = parseExpression(e.text.trim().toLowerCase().replace(/\s+/g, ' '));
-      if (!parsed) return null;
-      const kind = parsed.count > 1 ? SYNTH_EXPRESSION_KINDS[0] : parsed.description.motion ? SYNTH_EXPRESSION_KINDS[2] : SYNTH_EXPRESSION_KINDS[1];
-      groups.get(kind)!.push({ name: `${r.video}/${e.id}`, j: e.j, f: e.f });
-    }
+export function synthExpressionKinds(
+  scored: readonly { name: string; text: string; j: ArrayLike<number>; f: ArrayLike<number> }[],
+): { kind: (typeof SYNTH_EXPRESSION_KINDS)[number]; summary: ReturnType<typeof summarizeObjects> }[] | null {
+  if (scored.length === 0) return null;
+  const groups = new Map<string, typeof scored[number][]>(SYNTH_EXPRESSION_KINDS.map((k) => [k, []]));
+  for (const e of scored) {
+    const parsed = parseExpression(cleanQuery(e.text));
+    if (!parsed) return null;
+    groups.get(parsed.count > 1 ? SYNTH_EXPRESSION_KINDS[0] : parsed.description.motion ? SYNTH_EXPRESSION_KINDS[2] : SYNTH_EXPRESSION_KINDS[1])!.push(e);
   }
   return SYNTH_EXPRESSION_KINDS.filter((k) => groups.get(k)!.length > 0).map((kind) => ({ kind, summary: summarizeObjects(groups.get(kind)!) }));
 }
