@@ -40,6 +40,7 @@ import { type AugmentConfig, evalAugment } from './data/augment.js';
 import { batchModelInputs, collateClips } from './data/collate.js';
 import { ClipLoader } from './data/loader.js';
 import { ClipSource, type DataSpec, type DatasetKind, type TrainSample, isCentreFrameDataset, referenceDatasetName } from './data/sources.js';
+import { WINDOW_SAMPLINGS, type WindowSampling } from './data/windows.js';
 import { type ValidationResult, validateCentreFrames, validateVideos } from './data/validation.js';
 import { AdamW, MultiStepLR, clipGradNorm, trainerParamGroups } from './optim.js';
 
@@ -186,6 +187,9 @@ interface Hyper {
   augment: AugmentConfig;
   evalShort: number;
   evalMax: number | null;
+  /** soc-ts options (config keys `window_sampling`, `expressions_per_clip`); the reference: consecutive, 1. */
+  windowSampling: WindowSampling;
+  expressionsPerClip: number;
 }
 
 const CHECKPOINT_FORMAT = 1;
@@ -195,6 +199,18 @@ function num(raw: Record<string, unknown>, key: string, fallback: number): numbe
   if (v === undefined || v === null) return fallback;
   const n = typeof v === 'string' ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isFinite(n)) throw new UsageError(`config key '${key}' must be a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function windowSamplingOf(v: unknown): WindowSampling {
+  if (v === undefined || v === null) return 'consecutive';
+  if (!(WINDOW_SAMPLINGS as readonly unknown[]).includes(v)) throw new UsageError(`config key 'window_sampling' must be one of ${WINDOW_SAMPLINGS.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as WindowSampling;
+}
+
+function positiveIntOf(raw: Record<string, unknown>, key: string, fallback: number): number {
+  const n = num(raw, key, fallback);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`config key '${key}' must be a positive integer, got ${JSON.stringify(raw[key])}`);
   return n;
 }
 
@@ -224,6 +240,8 @@ function hyperOf(config: SocConfig, dataset: DatasetKind, o: TrainOptions): Hype
     },
     evalShort: num(raw, 'eval_short_size', rule.shortSide),
     evalMax: raw.eval_max_size === null ? null : num(raw, 'eval_max_size', rule.maxSize ?? 640),
+    windowSampling: windowSamplingOf(raw.window_sampling),
+    expressionsPerClip: positiveIntOf(raw, 'expressions_per_clip', 1),
   };
 }
 
@@ -428,12 +446,20 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     }
 
     // ---- data
-    const spec: DataSpec = { dataset: o.dataset, root: o.dataRoot, split: 'train', window };
+    const spec: DataSpec = { dataset: o.dataset, root: o.dataRoot, split: 'train', window, windowSampling: hyper.windowSampling };
+    if (hyper.expressionsPerClip > 1 && isCentreFrameDataset(o.dataset)) throw new UsageError(`expressions_per_clip ${hyper.expressionsPerClip}: several expressions per clip need a window dataset (mevis, ref-youtube-vos, synth), not ${o.dataset}`);
     const source = await ClipSource.open(spec);
     const samples = await source.samples({ metadataFile: o.samplesMetadata, writeMetadataDir: out, seed });
-    loader = await ClipLoader.create({ spec, samples, augment: hyper.augment, seed, workers: o.workers, prefetch: o.prefetch });
+    loader = await ClipLoader.create({ spec, samples, augment: hyper.augment, seed, workers: o.workers, prefetch: o.prefetch, expressionsPerClip: hyper.expressionsPerClip });
     const batchesPerEpoch = Math.min(loader.numBatches(batchSize), maxIters ?? Infinity);
-    info(`${samples.length} training samples (${o.dataset}, window ${window}), ${batchesPerEpoch} iterations per epoch of batch ${batchSize}, ${loader.workerCount} loader worker(s), ${getNumThreads()} libtorch thread(s)`);
+    const extras = [
+      ...(hyper.windowSampling !== 'consecutive' ? [`${hyper.windowSampling} windows`] : []),
+      ...(hyper.expressionsPerClip > 1 ? [`up to ${hyper.expressionsPerClip} expressions per clip`] : []),
+    ];
+    info(
+      `${samples.length} training samples (${o.dataset}, window ${window}${extras.map((e) => `, ${e}`).join('')}), ${batchesPerEpoch} iterations per epoch of batch ${batchSize}, ` +
+        `${loader.workerCount} loader worker(s), ${getNumThreads()} libtorch thread(s)`,
+    );
     const validation = o.evaluate === false ? null : await openValidation(o, window, hyper);
     if (validation?.note) info(validation.note);
 

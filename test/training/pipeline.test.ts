@@ -21,8 +21,11 @@ import {
   augmentClip,
   centreWindow,
   collateClips,
+  companionsOf,
   cutWindows,
   generateWindowSamples,
+  stridedWindows,
+  windowsOf,
   labelOfObject,
   maskBox,
   normaliseText,
@@ -78,6 +81,20 @@ describe('window sampling', () => {
     assert.deepEqual(cutWindows([], 4), []);
   });
 
+  test('strided windows: as many as the consecutive ones, each spread over the video (last frame repeated)', () => {
+    const pick = (...i: number[]) => i.map((k) => frames(12)[k]!);
+    assert.deepEqual(stridedWindows(frames(8), 4), [pick(0, 2, 4, 6), pick(1, 3, 5, 7)]);
+    assert.deepEqual(stridedWindows(frames(10), 4), [pick(0, 3, 6, 9), pick(1, 4, 7, 9), pick(2, 5, 8, 9)]);
+    assert.deepEqual(stridedWindows(frames(12), 4), [pick(0, 3, 6, 9), pick(1, 4, 7, 10), pick(2, 5, 8, 11)]);
+    assert.deepEqual(stridedWindows(frames(3), 5), [pick(0, 1, 2, 2, 2)]);
+    assert.deepEqual(stridedWindows(frames(4), 4), [frames(4)]);
+    assert.deepEqual(stridedWindows([], 4), []);
+    for (let n = 1; n <= 13; n++) {
+      assert.equal(windowsOf(frames(n), 4, 'strided').length, windowsOf(frames(n), 4).length, `${n} frames`);
+      assert.deepEqual(new Set(windowsOf(frames(n), 4, 'strided').flat()), new Set(frames(n)), `${n} frames: every frame in some window`);
+    }
+  });
+
   test('A2D / JHMDB centre windows are clamped to the video', () => {
     assert.deepEqual(centreWindow(1, 3, 0, 2), [0, 1, 2]);
     assert.deepEqual(centreWindow(0, 8, 0, 5), [0, 0, 0, 0, 0, 1, 2, 3]);
@@ -93,27 +110,29 @@ describe('window sampling', () => {
       ['ytvos', await RefYoutubeVos.open(join(dir, 'ytvos'), 'train'), 'ytvos'],
     ] as const) {
       const T = 4;
-      const samples = await generateWindowSamples(ds, T, style);
-      const store = ds.masks as PngMaskStore;
-      let expected = 0;
-      let dropped = 0;
-      for (const v of ds.videos) {
-        for (const e of v.expressions) {
-          for (const w of cutWindows(v.frames, T)) {
-            const present = new Set(w.flatMap((f) => [...store.loadLabels(v, f).data]));
-            const keep = e.objIds!.every((o) => present.has(labelOfObject(style, o)));
-            const found = samples.some((s) => s.videoId === v.id && s.expId === e.id && s.frames.join() === w.join());
-            assert.equal(found, keep, `${name} ${v.id} expression ${e.id} window ${w[0]}`);
-            if (keep) expected++;
-            else dropped++;
+      for (const sampling of ['consecutive', 'strided'] as const) {
+        const samples = await generateWindowSamples(ds, T, style, undefined, sampling);
+        const store = ds.masks as PngMaskStore;
+        let expected = 0;
+        let dropped = 0;
+        for (const v of ds.videos) {
+          for (const e of v.expressions) {
+            for (const w of sampling === 'strided' ? stridedWindows(v.frames, T) : cutWindows(v.frames, T)) {
+              const present = new Set(w.flatMap((f) => [...store.loadLabels(v, f).data]));
+              const keep = e.objIds!.every((o) => present.has(labelOfObject(style, o)));
+              const found = samples.some((s) => s.videoId === v.id && s.expId === e.id && s.frames.join() === w.join());
+              assert.equal(found, keep, `${name} ${sampling} ${v.id} expression ${e.id} window ${w[0]}`);
+              if (keep) expected++;
+              else dropped++;
+            }
           }
         }
+        assert.equal(samples.length, expected);
+        if (sampling === 'consecutive') assert.ok(dropped > 0, `${name}: the synthetic objects leave the frame, so some windows are dropped`);
+        const file = join(dir, `${name}-${sampling}.json`);
+        writeSamplesMetadata(file, samples, style);
+        assert.deepEqual(readSamplesMetadata(file), samples);
       }
-      assert.equal(samples.length, expected);
-      assert.ok(dropped > 0, `${name}: the synthetic objects leave the frame, so some windows are dropped`);
-      const file = join(dir, `${name}.json`);
-      writeSamplesMetadata(file, samples, style);
-      assert.deepEqual(readSamplesMetadata(file), samples);
     }
   });
 });
@@ -235,6 +254,78 @@ describe('augmentations', () => {
   });
 });
 
+describe('companion expressions', () => {
+  test('a companion is augmented with the clip\'s own random choices: the targets and text it would get as the clip\'s expression', () => {
+    // 6×4 masks holding one rectangle (inclusive corners)
+    const rect = (x0: number, y0: number, x1: number, y1: number) => mask(Array.from({ length: 4 }, (_, y) => Array.from({ length: 6 }, (_, x) => (x >= x0 && x <= x1 && y >= y0 && y <= y1 ? 1 : 0))));
+    const square = rect(1, 0, 2, 1);
+    const other = rect(4, 2, 5, 3);
+    const frame: RgbImage = { width: 6, height: 4, data: Uint8Array.from({ length: 72 }, (_, i) => (i * 11) % 256) };
+    const first = { targets: [unionTarget([square], 1), unionTarget([square], 1)], text: 'the square on the left' };
+    const second = { targets: [unionTarget([other], 1), unionTarget([other], 1)], text: 'the shape moving right' };
+    const config: AugmentConfig = { hflip: true, colorJitter: true, scales: [4, 8], maxSize: 12, crop: { minSize: 3, maxSize: 6, probability: 0.5 } };
+    let flips = 0;
+    for (let s = 0; s < 40; s++) {
+      const both = augmentClip({ frames: [frame, frame], ...first, companions: [second] }, config, new Rng(s), 7);
+      const alone = augmentClip({ frames: [frame, frame], ...first }, config, new Rng(s), 7);
+      const asMain = augmentClip({ frames: [frame, frame], ...second }, config, new Rng(s), 7);
+      const { companions, ...rest } = both;
+      assert.deepEqual(rest, alone, 'the clip itself is unchanged by its companions');
+      assert.deepEqual(companions, [{ text: asMain.text, targets: asMain.targets }]);
+      if (both.flipped) flips++;
+    }
+    assert.ok(flips > 0 && flips < 40);
+  });
+
+  test('companions come from the same window, differ from the sample and each other, and are fixed by (seed, epoch, sample)', () => {
+    const w = (videoId: string, frames: string[], expId: string) => ({ kind: 'window' as const, videoId, frames, exp: `e${expId}`, objIds: [0], expId });
+    const samples = [w('a', ['0', '1'], '0'), w('a', ['2', '3'], '0'), w('a', ['0', '1'], '1'), w('a', ['0', '1'], '2'), w('b', ['0', '1'], '0'), w('a', ['0', '1'], '3')];
+    const data = { spec: { dataset: 'synth' as const, root: '', split: 'train', window: 2 }, samples, augment: NO_AUGMENT, seed: 3 };
+    assert.deepEqual(companionsOf(data, 0, 0), [], 'one expression per clip by default');
+    const k3 = { ...data, expressionsPerClip: 3 };
+    const seen = new Set<string>();
+    for (let epoch = 0; epoch < 12; epoch++) {
+      const c = companionsOf(k3, 0, epoch);
+      assert.equal(c.length, 2);
+      assert.equal(new Set(c).size, 2);
+      for (const i of c) assert.ok([2, 3, 5].includes(i), `sample ${i} shares the window of sample 0`);
+      assert.deepEqual(companionsOf(k3, 0, epoch), c);
+      seen.add(c.join());
+    }
+    assert.ok(seen.size > 1, 'the draw changes with the epoch');
+    assert.deepEqual(companionsOf(k3, 1, 0), [], 'a window with one expression');
+    assert.deepEqual(companionsOf(k3, 4, 0), []);
+    assert.deepEqual(companionsOf({ ...data, expressionsPerClip: 10 }, 0, 0).sort(), [2, 3, 5]);
+  });
+
+  test('collation: one video per clip, one text and target column per expression, and the frame index of each', () => {
+    const target = (v: number) => ({ mask: new Uint8Array(6).fill(v), box: [0.5, 0.5, 1, 1] as [number, number, number, number], visible: true, size: [2, 3] as [number, number], origSize: [2, 3] as [number, number], numObjects: 1 });
+    const clip = (sampleIndex: number, texts: string[], T: number): PreparedClip => ({
+      sampleIndex,
+      text: texts[0]!,
+      numFrames: T,
+      height: 2,
+      width: 3,
+      video: new Float32Array(T * 3 * 6).fill(sampleIndex),
+      targets: Array.from({ length: T }, () => target(sampleIndex)),
+      flipped: false,
+      ...(texts.length > 1 ? { companions: texts.slice(1).map((text, k) => ({ text, targets: Array.from({ length: T }, () => target(k % 2)) })) } : {}),
+    });
+    torch.tidy(() => {
+      const b = collateClips([clip(1, ['a', 'b', 'c'], 2), clip(0, ['d'], 2)]);
+      assert.deepEqual(b.video.shape, [2, 2, 3, 2, 3], 'two clips encoded');
+      assert.deepEqual(b.texts, ['a', 'b', 'c', 'd']);
+      assert.equal(b.targets.length, 2);
+      assert.equal(b.targets[0]!.length, 4);
+      assert.deepEqual(b.targets[1]!.map((x) => x.masks.sum().item()), [6, 0, 6, 0]);
+      assert.deepEqual(b.frameIndex!.toNumbers(), [0, 1, 0, 1, 0, 1, 2, 3]);
+      assert.deepEqual(b.targetSizes.shape, [4, 2]);
+      assert.equal(collateClips([clip(0, ['d'], 2)]).frameIndex, null, 'no companions: no frame index');
+      return null;
+    });
+  });
+});
+
 describe('collation', () => {
   test('clips of different sizes are zero-padded time-major with a padding mask; A2D keeps the annotated frames as valid indices', () => {
     const prepared = (h: number, w: number, T: number, annotated: number | null): PreparedClip => ({
@@ -339,12 +430,17 @@ describe('loader', () => {
     const spec = { dataset: 'synth' as const, root: join(dir, 'synth'), split: 'train', window: 3 };
     const samples = await (await ClipSource.open(spec)).samples();
     const augment: AugmentConfig = { hflip: true, colorJitter: false, scales: [48], maxSize: 640, crop: null };
-    const run = async (workers: number) => {
-      const loader = await ClipLoader.create({ spec, samples, augment, seed: 9, workers, prefetch: 2 });
+    const run = async (workers: number, expressionsPerClip = 1) => {
+      const loader = await ClipLoader.create({ spec, samples, augment, seed: 9, workers, prefetch: 2, expressionsPerClip });
       const out: string[] = [];
       try {
         for await (const { clips } of loader.batches(1, 2, { start: 1, limit: 3 })) {
-          out.push(clips.map((c) => `${c.sampleIndex}/${c.flipped}/${c.text}/${c.video.reduce((s, v) => s + v, 0).toFixed(3)}/${c.targets.map((x) => x!.box.join(',')).join(';')}`).join('|'));
+          const describe = (text: string, targets: PreparedClip['targets']) => `${text}/${targets.map((x) => `${x!.box.join(',')}:${x!.mask.reduce((s, v) => s + v, 0)}`).join(';')}`;
+          out.push(
+            clips
+              .map((c) => `${c.sampleIndex}/${c.flipped}/${c.video.reduce((s, v) => s + v, 0).toFixed(3)}/${[describe(c.text, c.targets), ...(c.companions ?? []).map((e) => describe(e.text, e.targets))].join('+')}`)
+              .join('|'),
+          );
         }
         const e0 = loader.epochOrder(0);
         assert.deepEqual([...e0].sort((a, b) => a - b), samples.map((_, i) => i));
@@ -358,5 +454,10 @@ describe('loader', () => {
     const main = await run(0);
     assert.equal(main.length, 3);
     assert.deepEqual(await run(1), main);
+    const grouped = await run(0, 3);
+    assert.ok(grouped.join().includes('+'), 'companions came along');
+    assert.deepEqual(await run(1, 3), grouped);
+    // the clip's own part is what it is without companions
+    assert.deepEqual(grouped.map((b) => b.split('|').map((c) => c.split('+')[0]).join('|')), main);
   });
 });

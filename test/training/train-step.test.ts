@@ -12,16 +12,22 @@ import { targetsFrom } from '../../src/training/golden-train.js';
 import { AdamW, clipGradNorm, trainerParamGroups } from '../../src/training/optim.js';
 import { sharedPath } from '../helpers/shared.js';
 
-test('repeated iterations on the fixture batch: loss decreases, memory bounded, scopes closed', (t) => {
-  const modelDir = sharedPath(t, 'golden', 'socpp_tiny');
-  const trainDir = sharedPath(t, 'golden', 'socpp_tiny_train');
-  if (!modelDir || !trainDir) return;
-  torch.manualSeed(0);
+/** The tiny fixture model with its official weights. */
+function fixtureModel(modelDir: string): { config: ReturnType<typeof loadSocConfig>; model: SOC } {
   const config = loadSocConfig(join(modelDir, 'config.json'));
   const model = new SOC(config);
   const weights = loadStateDict(join(modelDir, 'weights.safetensors'));
   model.loadStateDict(weights);
   torch.disposeAll(weights);
+  return { config, model };
+}
+
+test('repeated iterations on the fixture batch: loss decreases, memory bounded, scopes closed', (t) => {
+  const modelDir = sharedPath(t, 'golden', 'socpp_tiny');
+  const trainDir = sharedPath(t, 'golden', 'socpp_tiny_train');
+  if (!modelDir || !trainDir) return;
+  torch.manualSeed(0);
+  const { config, model } = fixtureModel(modelDir);
   model.train();
   const criterion = buildCriterion(config);
   // a large learning rate so that a few steps visibly lower the loss
@@ -59,4 +65,53 @@ test('repeated iterations on the fixture batch: loss decreases, memory bounded, 
   optimizer.dispose();
   model.dispose();
   torch.disposeAll([inputs, targetTensors]);
+});
+
+test('several sentences on one clip (frameIndex): the outputs and gradients of that clip repeated once per sentence', (t) => {
+  const modelDir = sharedPath(t, 'golden', 'socpp_tiny');
+  if (!modelDir) return;
+  const { model } = fixtureModel(modelDir);
+  model.eval();
+  const inputs = loadSafetensors(join(modelDir, 'inputs.safetensors'));
+  try {
+    const video = inputs.get('batch2.video')!; // [T, 2, 3, H, W]: clips a and b
+    const videoMask = inputs.get('batch2.video_mask')!;
+    const T = video.shape[0]!;
+    // sentences 0, 1, 0 on clips a, a, b
+    const clipOf = [0, 0, 1];
+    const sentenceOf = [0, 1, 0];
+    const run = (shared: boolean) =>
+      torch.tidy(() => {
+        model.zeroGrad();
+        const pick = (x: torch.Tensor, dim: number, idx: number[]) => x.indexSelect(dim, torch.tensor(idx, { dtype: 'int64' }));
+        const out = model.forward({
+          video: shared ? video : pick(video, 1, clipOf),
+          videoMask: shared ? videoMask : pick(videoMask, 1, clipOf),
+          inputIds: pick(inputs.get('batch2.input_ids')!, 0, sentenceOf),
+          attentionMask: pick(inputs.get('batch2.attention_mask')!, 0, sentenceOf),
+          targetSizes: pick(inputs.get('batch2.target_size')!, 0, clipOf),
+          frameIndex: shared ? torch.tensor(clipOf.flatMap((g) => Array.from({ length: T }, (_, i) => g * T + i)), { dtype: 'int64' }) : null,
+        });
+        out.predMasks.mean().add(out.predCls.sum()).add(out.predBoxes.sum()).backward();
+        const grads = new Map<string, number[]>();
+        for (const [n, p] of model.namedParameters()) if (p.grad && (n.startsWith('backbone.') || n.startsWith('text_encoder.embeddings'))) grads.set(n, p.grad.toNumbers());
+        return { masks: out.predMasks.toNumbers(), cls: out.predCls.toNumbers(), boxes: out.predBoxes.toNumbers(), grads };
+      });
+    const a = run(true);
+    const b = run(false);
+    const maxDiff = (x: number[], y: number[]) => x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
+    assert.equal(a.masks.length, b.masks.length);
+    assert.ok(maxDiff(a.masks, b.masks) < 1e-4, `masks differ by ${maxDiff(a.masks, b.masks)}`);
+    assert.ok(maxDiff(a.cls, b.cls) < 1e-4);
+    assert.ok(maxDiff(a.boxes, b.boxes) < 1e-5);
+    assert.ok(a.grads.size > 10);
+    for (const [n, g] of a.grads) {
+      const h = b.grads.get(n)!;
+      const scale = Math.max(1e-8, ...h.map(Math.abs));
+      assert.ok(maxDiff(g, h) / scale < 1e-4, `gradient of ${n}: relative difference ${maxDiff(g, h) / scale}`);
+    }
+  } finally {
+    torch.disposeAll(inputs);
+    model.dispose();
+  }
 });

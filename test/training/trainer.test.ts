@@ -153,6 +153,24 @@ print(len(sd), ck['epoch'], sched.last_epoch, opt.param_groups[0]['lr'])
     t.diagnostic(`PyTorch: ${py.stdout.trim()}`);
   });
 
+  test('strided windows and several expressions per clip: kept in config.json, strided sample list, every expression trained', async (t) => {
+    if (!ready) return t.skip('../shared/golden/socpp_tiny not found');
+    const out = join(dir, 'grouped');
+    const r = await socTrain([...common, '--out', out, '--workers', '0', '--epochs', '1', '--no-eval', '--window-sampling', 'strided', '--expressions-per-clip', '3']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /window 3, strided windows, up to 3 expressions per clip\)/);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    assert.equal(config.window_sampling, 'strided');
+    assert.equal(config.expressions_per_clip, 3);
+    const samples = JSON.parse(readFileSync(join(out, 'train_samples_metadata_win_size_3_strided.json'), 'utf8')) as [string, string[]][];
+    assert.ok(samples.length > 0);
+    // 6-frame videos, T = 3: windows (0, 2, 4) and (1, 3, 5)
+    assert.ok(samples.every(([, f]) => ['00000,00002,00004', '00001,00003,00005'].includes(f.join())), 'strided windows');
+    const bad = await socTrain([...common, '--out', join(dir, 'bad'), '--workers', '0', '--expressions-per-clip', '0']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--expressions-per-clip/);
+  });
+
   test('resume: a run killed with SIGKILL and resumed from its last checkpoint ends bit-identical to an uninterrupted one', async (t) => {
     if (!ready) return t.skip('../shared/golden/socpp_tiny not found');
     const reference = join(dir, 'run', 'checkpoints', '02.pth.tar');

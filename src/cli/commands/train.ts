@@ -6,6 +6,7 @@ import type { DeformSampling } from '../../models/index.js';
 import cliProgress from 'cli-progress';
 import { presetNames } from '../../models/soc/config.js';
 import { DATASET_KINDS } from '../../training/data/sources.js';
+import { WINDOW_SAMPLINGS, type WindowSampling } from '../../training/data/windows.js';
 import { TRAIN_CONFIG_PRESETS, type TrainEvent, type TrainOptions, train } from '../../training/trainer.js';
 import { collect, parseOverrides, positiveInt, samplingOption } from '../options.js';
 
@@ -15,6 +16,8 @@ type TrainCliOptions = Omit<TrainOptions, 'overrides' | 'evaluate' | 'signal' | 
   eval: boolean;
   progress: boolean;
   sampling: DeformSampling;
+  windowSampling?: WindowSampling;
+  expressionsPerClip?: number;
 };
 
 function nonNegativeInt(v: string): number {
@@ -45,6 +48,12 @@ export function register(program: Command): void {
     .option('--lr-drop <epochs>', 'MultiStepLR milestones, comma-separated or repeated (default: the config\'s lr_drop, else 20)', epochList)
     .option('--batch-size <n>', 'clips per iteration (default 1)', positiveInt)
     .option('--window <n>', 'frames per training clip, T (default 8)', positiveInt)
+    .addOption(
+      new Option('--window-sampling <how>', 'how videos are cut into training clips: consecutive windows (the reference) or strided ones, each spread over the whole video (config key window_sampling)').choices(
+        WINDOW_SAMPLINGS,
+      ),
+    )
+    .option('--expressions-per-clip <n>', 'expressions trained on each clip, sharing its backbone pass (default 1, the reference; config key expressions_per_clip)', positiveInt)
     .option('--out <dir>', 'run folder: config.json, tokenizer/, checkpoints/, log.jsonl, loss.png (default with --resume: the checkpoint\'s run folder)')
     .option('--set <key=value>', 'override a config value, e.g. --set lr=1e-4 or --set DeformTransformer.num_queries=10 (repeatable)', collect, [])
     .option('--seed <n>', 'seed of the model initialisation, dropouts, data order and augmentations (default: the config\'s seed, else 42; with --resume: the run\'s)', nonNegativeInt)
@@ -124,8 +133,14 @@ export function register(program: Command): void {
         }
       };
       try {
-        const { set, eval: evaluate, progress: _progress, ...trainOptions } = opts;
-        const summary = await train({ ...trainOptions, overrides: parseOverrides(set), evaluate, signal: controller.signal, onEvent });
+        const { set, eval: evaluate, progress: _progress, windowSampling, expressionsPerClip, ...trainOptions } = opts;
+        // data options kept in the run's config.json, so --resume continues with them
+        const overrides = {
+          ...(windowSampling ? { window_sampling: windowSampling } : {}),
+          ...(expressionsPerClip ? { expressions_per_clip: expressionsPerClip } : {}),
+          ...parseOverrides(set),
+        };
+        const summary = await train({ ...trainOptions, overrides, evaluate, signal: controller.signal, onEvent });
         const best = summary.best ? `, best ${summary.best.name} ${summary.best.value.toFixed(4)}` : '';
         log(
           `${summary.interrupted ? 'interrupted' : 'done'}: ${summary.epochsRun} epoch(s), ${summary.iterations} iterations in total${best}; ` +

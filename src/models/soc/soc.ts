@@ -41,6 +41,11 @@ export interface SocInputs {
   targetSizes: Tensor;
   /** A2D/JHMDB: indices into the (b t) frames to decode (the annotated frames); then T := 1 */
   validIndices?: Tensor | null;
+  /**
+   * Several sentences on one clip (a soc-ts training option): [(B·T)] int64, for every sentence's
+   * frame the (g t) index of the encoded frame, so the video holds G ≤ B clips and each is encoded once.
+   */
+  frameIndex?: Tensor | null;
 }
 
 /** One decoder level's predictions (the reference's output dict). */
@@ -64,6 +69,15 @@ export interface SocOutput extends SocLayerOutput {
 
 export interface SocOptions {
   hook?: SocHook;
+}
+
+/** The frames `index` of every (b t)-flattened tensor of a clip's features (gradients flow back to the shared ones). */
+export function selectFrames(f: VideoFeatures, index: Tensor): VideoFeatures {
+  return {
+    features: f.features.map((l) => ({ tensors: l.tensors.indexSelect(0, index), mask: l.mask.indexSelect(0, index) })),
+    pos: f.pos.map((p) => p.indexSelect(0, index)),
+    mask: f.mask.indexSelect(0, index),
+  };
 }
 
 /** Backbone features of a clip, reusable across sentences. */
@@ -218,7 +232,8 @@ export class SOC extends Module {
 
   forward(inputs: SocInputs, o: SocOptions = {}): SocOutput {
     return tidy(() => {
-      const features = this.encodeVideo(inputs.video, inputs.videoMask, o);
+      const encoded = this.encodeVideo(inputs.video, inputs.videoMask, o);
+      const features = inputs.frameIndex ? selectFrames(encoded, inputs.frameIndex) : encoded;
       return this.decode(features, inputs, o);
     });
   }

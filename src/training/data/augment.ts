@@ -30,6 +30,8 @@ export interface RawClip {
   targets: (RawFrameTarget | null)[];
   /** Normalised text (see normaliseText). */
   text: string;
+  /** Other expressions on the same frames: augmented with the same random choices as the clip. */
+  companions?: { targets: (RawFrameTarget | null)[]; text: string }[];
 }
 
 export interface AugmentConfig {
@@ -81,6 +83,8 @@ export interface PreparedClip {
   targets: (PreparedFrameTarget | null)[];
   /** Whether the horizontal flip fired (for logs and tests). */
   flipped: boolean;
+  /** Other expressions on the same (augmented) frames, each with its own targets. */
+  companions?: { text: string; targets: (PreparedFrameTarget | null)[] }[];
 }
 
 /** A standard normal draw (Box–Muller): the reference decides its flips with torch.randn(1) > 0.5. */
@@ -93,17 +97,20 @@ export function standardNormal(rng: Rng): number {
 /** Applies the augmentations and the normalisation; `rng` drives every random choice. */
 export function augmentClip(clip: RawClip, config: AugmentConfig, rng: Rng, sampleIndex = 0): PreparedClip {
   let frames = clip.frames;
-  let text = clip.text;
   const first = frames[0];
   if (!first) throw new RangeError('augmentClip: a clip needs at least one frame');
   const origSize: [number, number] = [first.height, first.width];
-  let targets = clip.targets.map((t) => (t ? { ...t } : null));
+  // the clip's expression, then its companions: every geometric step applies to all of them alike
+  let labelled = [clip, ...(clip.companions ?? [])].map((e) => ({ text: e.text, targets: e.targets.map((t) => (t ? { ...t } : null)) }));
+  const eachTarget = (fn: (t: RawFrameTarget) => RawFrameTarget) => {
+    labelled = labelled.map((e) => ({ text: e.text, targets: e.targets.map((t) => t && fn(t)) }));
+  };
 
   const flipped = config.hflip && standardNormal(rng) > 0.5;
   if (flipped) {
     frames = frames.map(flipImage);
-    targets = targets.map((t) => t && { ...t, mask: flipMask(t.mask), box: flipBox(t.box, t.mask.width) });
-    text = swapLeftRight(text);
+    eachTarget((t) => ({ ...t, mask: flipMask(t.mask), box: flipBox(t.box, t.mask.width) }));
+    labelled = labelled.map((e) => ({ ...e, text: swapLeftRight(e.text) }));
   }
   if (config.colorJitter && standardNormal(rng) > 0.5) frames = frames.map((f) => photometricDistort(f, rng));
 
@@ -114,7 +121,7 @@ export function augmentClip(clip: RawClip, config: AugmentConfig, rng: Rng, samp
     const top = rng.int(0, H - ch);
     const left = rng.int(0, W - cw);
     frames = frames.map((f) => cropImage(f, top, left, ch, cw));
-    targets = targets.map((t) => t && cropTarget(t, top, left, ch, cw));
+    eachTarget((t) => cropTarget(t, top, left, ch, cw));
   }
 
   const shortSide = config.scales.length === 1 ? config.scales[0]! : rng.pick(config.scales);
@@ -127,7 +134,7 @@ export function augmentClip(clip: RawClip, config: AugmentConfig, rng: Rng, samp
   const video = new Float32Array(resizedFrames.length * plane);
   resizedFrames.forEach((f, t) => normalizeToChw(f, video, t * plane));
 
-  const prepared = targets.map((t): PreparedFrameTarget | null => {
+  const prepare = (t: RawFrameTarget | null): PreparedFrameTarget | null => {
     if (!t) return null;
     const mask = t.mask.width === w && t.mask.height === h ? t.mask.data : resizeMaskNearest(t.mask, w, h).data;
     const [x1, y1, x2, y2] = t.box.map((v, i) => Math.fround(v * (i % 2 === 0 ? rw : rh))) as BoxXyxy;
@@ -146,8 +153,9 @@ export function augmentClip(clip: RawClip, config: AugmentConfig, rng: Rng, samp
       ...(t.imageId !== undefined ? { imageId: t.imageId } : {}),
       ...(t.caption !== undefined ? { caption: t.caption } : {}),
     };
-  });
-  return { sampleIndex, text, numFrames: frames.length, height: h, width: w, video, targets: prepared, flipped };
+  };
+  const [main, ...companions] = labelled.map((e) => ({ text: e.text, targets: e.targets.map(prepare) }));
+  return { sampleIndex, text: main!.text, numFrames: frames.length, height: h, width: w, video, targets: main!.targets, flipped, ...(companions.length ? { companions } : {}) };
 }
 
 // ------------------------------------------------------------------------------ geometry

@@ -23,9 +23,11 @@ export interface TrainBatch {
   targets: ClipTargets;
   /** the annotated frames among the (b t)-flattened frames (A2D / JHMDB), else null */
   validIndices: Tensor | null;
+  /** clips with companion expressions: for every expression's frame, its clip's (g t) frame index (SocInputs.frameIndex), else null */
+  frameIndex: Tensor | null;
   /** [B, 2] int64: targets[0][b].size, which the dynamic mask head reads */
   targetSizes: Tensor;
-  /** One normalised (and possibly flipped) expression per clip. */
+  /** The normalised (and possibly flipped) expressions: one per clip, then its companions, clip by clip. */
   texts: string[];
   sampleIndices: number[];
 }
@@ -53,7 +55,11 @@ export function collateClips(clips: readonly PreparedClip[]): TrainBatch {
   if (clips.length === 0) throw new SocError('cannot collate an empty batch');
   const { tensors: video, mask: videoMask } = tidy(() => nestedTensorFromVideosList(clips.map((c) => fromTypedArray(c.video, [c.numFrames, 3, c.height, c.width]))));
   const T = Math.max(...clips.map((c) => c.numFrames));
-  const partial = clips.some((c) => c.targets.some((t) => t === null));
+  // every expression of the batch: each clip's own, then its companions (which share its frames)
+  const entries = clips.flatMap((c, g) => [{ g, text: c.text, targets: c.targets }, ...(c.companions ?? []).map((e) => ({ g, ...e }))]);
+  const shared = entries.length > clips.length;
+  const partial = entries.some((e) => e.targets.some((t) => t === null));
+  if (shared && partial) throw new SocError('companion expressions need targets on every frame (window datasets)');
   let targets: ClipTargets;
   let validIndices: Tensor | null = null;
   if (partial) {
@@ -72,13 +78,14 @@ export function collateClips(clips: readonly PreparedClip[]): TrainBatch {
     targets = [kept];
   } else {
     if (clips.some((c) => c.numFrames !== T)) throw new SocError('every clip of a batch needs the same number of frames (targets[t][b])');
-    targets = Array.from({ length: T }, (_, t) => clips.map((c) => frameTargetTensors(c.targets[t]!)));
+    targets = Array.from({ length: T }, (_, t) => entries.map((e) => frameTargetTensors(e.targets[t]!)));
   }
+  const frameIndex = shared ? tensor(entries.flatMap((e) => Array.from({ length: T }, (_, t) => e.g * T + t)), { dtype: 'int64' }) : null;
   const targetSizes = tensor(
     targets[0]!.map((t) => [t.size[0], t.size[1]]),
     { dtype: 'int64' },
   );
-  return { video, videoMask, targets, validIndices, targetSizes, texts: clips.map((c) => c.text), sampleIndices: clips.map((c) => c.sampleIndex) };
+  return { video, videoMask, targets, validIndices, frameIndex, targetSizes, texts: entries.map((e) => e.text), sampleIndices: clips.map((c) => c.sampleIndex) };
 }
 
 /** The model inputs of a collated batch, its texts tokenised (call inside `tidy`). */
@@ -91,5 +98,6 @@ export function batchModelInputs(batch: TrainBatch, tokenizer: RobertaTokenizer)
     attentionMask: fromTypedArray(tokens.attentionMask, tokens.shape),
     targetSizes: batch.targetSizes,
     validIndices: batch.validIndices,
+    frameIndex: batch.frameIndex,
   };
 }

@@ -5,7 +5,11 @@ export { type BoxXyxy, type RawFrameTarget, maskBox, labelMask, objectLabels, un
 export {
   type ObjIdStyle,
   type WindowSample,
+  type WindowSampling,
+  WINDOW_SAMPLINGS,
   cutWindows,
+  stridedWindows,
+  windowsOf,
   generateWindowSamples,
   labelOfObject,
   readSamplesMetadata,
@@ -38,5 +42,5 @@ export {
   referenceDatasetName,
 } from './sources.js';
 export { type TrainBatch, collateClips, frameTargetTensors } from './collate.js';
-export { ClipLoader, type LoaderOptions, type LoadedBatch, prepareSample, sampleSeed } from './loader.js';
+export { ClipLoader, type LoaderOptions, type LoadedBatch, companionsOf, prepareSample, sampleSeed } from './loader.js';
 export { type ValidationResult, validateVideos, validateCentreFrames } from './validation.js';

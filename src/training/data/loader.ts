@@ -20,6 +20,8 @@ export interface LoaderOptions {
   workers?: number;
   /** Batches prepared ahead of the one being consumed (default 2). */
   prefetch?: number;
+  /** Expressions segmented per clip (default 1): see WorkerData. */
+  expressionsPerClip?: number;
 }
 
 /** What the worker threads receive. */
@@ -28,6 +30,12 @@ export interface WorkerData {
   samples: readonly TrainSample[];
   augment: AugmentConfig;
   seed: number;
+  /**
+   * A soc-ts option (the reference trains one expression per clip): each sample brings up to
+   * N − 1 other expressions of its window, drawn from (seed, epoch, sample index), so one backbone
+   * pass serves N expressions and the model sees in one step which words pick which object.
+   */
+  expressionsPerClip?: number;
 }
 
 export interface WorkerTask {
@@ -47,14 +55,40 @@ export function sampleSeed(seed: number, epoch: number, sampleIndex: number): nu
 export async function prepareSample(source: ClipSource, data: WorkerData, sampleIndex: number, epoch: number): Promise<PreparedClip> {
   const sample = data.samples[sampleIndex];
   if (!sample) throw new SocError(`sample ${sampleIndex} is out of range (${data.samples.length} samples)`);
-  const raw = await source.load(sample);
+  const companions = companionsOf(data, sampleIndex, epoch).map((i) => data.samples[i]!);
+  const raw = await source.load(sample, companions);
   return augmentClip(raw, data.augment, new Rng(sampleSeed(data.seed, epoch, sampleIndex)), sampleIndex);
+}
+
+/** Sample indices by window (video and frames), built once per sample list. */
+const windowGroups = new WeakMap<readonly TrainSample[], Map<string, number[]>>();
+
+function windowKey(s: TrainSample): string | null {
+  return s.kind === 'window' ? `${s.videoId}\n${s.frames.join('\n')}` : null;
+}
+
+/** The other samples of a sample's window that come along with it this epoch (none unless expressionsPerClip > 1). */
+export function companionsOf(data: WorkerData, sampleIndex: number, epoch: number): number[] {
+  const n = data.expressionsPerClip ?? 1;
+  const key = windowKey(data.samples[sampleIndex]!);
+  if (n <= 1 || key === null) return [];
+  let groups = windowGroups.get(data.samples);
+  if (!groups) {
+    groups = new Map();
+    data.samples.forEach((s, i) => {
+      const k = windowKey(s);
+      if (k !== null) groups!.set(k, [...(groups!.get(k) ?? []), i]);
+    });
+    windowGroups.set(data.samples, groups);
+  }
+  const others = groups.get(key)!.filter((i) => i !== sampleIndex);
+  return new Rng(mixSeed(data.seed, epoch, sampleIndex, 0xc0)).shuffle(others).slice(0, n - 1);
 }
 
 /** The buffers of a prepared clip, moved (not copied) to the receiving thread. */
 export function transferList(clip: PreparedClip): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>([clip.video.buffer as ArrayBuffer]);
-  for (const t of clip.targets) if (t) out.add(t.mask.buffer as ArrayBuffer);
+  for (const targets of [clip.targets, ...(clip.companions ?? []).map((c) => c.targets)]) for (const t of targets) if (t) out.add(t.mask.buffer as ArrayBuffer);
   return [...out];
 }
 
@@ -77,7 +111,7 @@ export class ClipLoader {
   readonly prefetch: number;
 
   private constructor(o: LoaderOptions) {
-    this.data = { spec: o.spec, samples: o.samples, augment: o.augment, seed: o.seed };
+    this.data = { spec: o.spec, samples: o.samples, augment: o.augment, seed: o.seed, ...(o.expressionsPerClip && o.expressionsPerClip > 1 ? { expressionsPerClip: o.expressionsPerClip } : {}) };
     this.prefetch = Math.max(0, o.prefetch ?? 2);
   }
 

@@ -23,7 +23,7 @@ import { PngMaskStore, checkSameSize, type VideoDataset } from '../../data/video
 import { type RawFrameTarget, maskBox, unionTarget, windowTargetsFromLabels } from './annotations.js';
 import type { RawClip } from './augment.js';
 import { normaliseText } from './text.js';
-import { type ObjIdStyle, type WindowSample, generateWindowSamples, labelOfObject, readSamplesMetadata, samplesMetadataName, writeSamplesMetadata } from './windows.js';
+import { type ObjIdStyle, type WindowSample, type WindowSampling, generateWindowSamples, labelOfObject, readSamplesMetadata, samplesMetadataName, writeSamplesMetadata } from './windows.js';
 
 export const DATASET_KINDS = ['mevis', 'ref-youtube-vos', 'a2d', 'jhmdb', 'synth'] as const;
 export type DatasetKind = (typeof DATASET_KINDS)[number];
@@ -36,6 +36,8 @@ export interface DataSpec {
   split: string;
   /** Frames per clip, T. */
   window: number;
+  /** How videos are cut into windows (Ref-YouTube-VOS / MeViS layouts; default the reference's consecutive windows). */
+  windowSampling?: WindowSampling;
 }
 
 export interface A2dTrainSample extends A2dSample {
@@ -124,11 +126,12 @@ export class ClipSource {
     const { spec } = this;
     if (this.videos) {
       const style = objIdStyleOf(spec.dataset);
-      const beside = join(spec.root, samplesMetadataName(spec.window));
+      const name = samplesMetadataName(spec.window, spec.windowSampling);
+      const beside = join(spec.root, name);
       const file = o.metadataFile ?? (spec.split === 'train' && exists(beside) ? beside : undefined);
       if (file) return readSamplesMetadata(file);
-      const list = await generateWindowSamples(this.videos, spec.window, style, o.onProgress);
-      if (o.writeMetadataDir) writeSamplesMetadata(join(o.writeMetadataDir, samplesMetadataName(spec.window)), list, style);
+      const list = await generateWindowSamples(this.videos, spec.window, style, o.onProgress, spec.windowSampling);
+      if (o.writeMetadataDir) writeSamplesMetadata(join(o.writeMetadataDir, name), list, style);
       return list;
     }
     if (this.a2d) {
@@ -141,18 +144,41 @@ export class ClipSource {
     return list.map((s) => ({ kind: 'jhmdb' as const, ...s }));
   }
 
-  /** Frames and ground truth of one sample, at the original size, text normalised. */
-  async load(sample: TrainSample): Promise<RawClip> {
-    if (sample.kind === 'window') return this.loadWindow(sample);
+  /**
+   * Frames and ground truth of one sample, at the original size, text normalised. `companions`:
+   * other expressions on the same window (window samples only), whose targets and texts come along.
+   */
+  async load(sample: TrainSample, companions: readonly TrainSample[] = []): Promise<RawClip> {
+    if (sample.kind === 'window') {
+      const frames = await this.loadFrames(sample);
+      const clip: RawClip = { frames, ...(await this.windowTargets(sample, frames)) };
+      if (companions.length) {
+        clip.companions = await Promise.all(
+          companions.map((c) => {
+            if (c.kind !== 'window' || c.videoId !== sample.videoId || c.frames.join() !== sample.frames.join()) {
+              throw new SocError(`expression ${(c as WindowSample).expId ?? '?'} does not share the window of video ${sample.videoId}, expression ${sample.expId}`);
+            }
+            return this.windowTargets(c, frames);
+          }),
+        );
+      }
+      return clip;
+    }
+    if (companions.length) throw new SocError(`several expressions per clip need window samples (Ref-YouTube-VOS / MeViS layouts), not ${this.spec.dataset}`);
     if (sample.kind === 'a2d') return this.loadA2d(sample);
     return this.loadJhmdb(sample);
   }
 
-  private async loadWindow(s: WindowSample): Promise<RawClip> {
+  private loadFrames(s: WindowSample): Promise<RgbImage[]> {
+    const ds = this.videos!;
+    return Promise.all(s.frames.map((f) => ds.loadFrame(s.videoId, f)));
+  }
+
+  /** The targets and normalised text of a window sample, checked against its frames. */
+  private async windowTargets(s: WindowSample, frames: RgbImage[]): Promise<{ targets: RawFrameTarget[]; text: string }> {
     const ds = this.videos;
     if (!ds?.masks) throw new SocError(`split ${this.spec.split} of ${this.spec.root} has no ground-truth masks to train on`);
     const video = ds.video(s.videoId);
-    const frames = await Promise.all(s.frames.map((f) => ds.loadFrame(s.videoId, f)));
     const what = `video ${s.videoId}, expression ${s.expId}`;
     let targets: RawFrameTarget[];
     const store = ds.masks;
@@ -176,7 +202,7 @@ export class ClipSource {
         }),
       );
     }
-    return { frames, targets, text: normaliseText(s.exp) };
+    return { targets, text: normaliseText(s.exp) };
   }
 
   /** Ref-YouTube-VOS `labels`: the category index from meta.json (absent when unknown; unused with one class). */

@@ -54,6 +54,27 @@ export function cutWindows(frames: readonly string[], T: number): string[][] {
 }
 
 /**
+ * How a video is cut into training windows: `consecutive` is the reference's rule (cutWindows);
+ * `strided` (a soc-ts option) takes as many windows, each spread over the whole video — window k
+ * holds frames k, k + s, k + 2s, … with s = ⌈N / T⌉ (the last frame repeated past the end) — so
+ * every clip shows how objects move over the video ("stops", "leaves the frame"), not a quarter of it.
+ */
+export const WINDOW_SAMPLINGS = ['consecutive', 'strided'] as const;
+export type WindowSampling = (typeof WINDOW_SAMPLINGS)[number];
+
+export function stridedWindows(frames: readonly string[], T: number): string[][] {
+  if (!Number.isInteger(T) || T < 1) throw new SocError(`window size must be a positive integer, got ${T}`);
+  if (frames.length === 0) return [];
+  const stride = Math.ceil(frames.length / T);
+  const last = frames.length - 1;
+  return Array.from({ length: stride }, (_, k) => Array.from({ length: T }, (_, i) => frames[Math.min(k + i * stride, last)]!));
+}
+
+export function windowsOf(frames: readonly string[], T: number, sampling: WindowSampling = 'consecutive'): string[][] {
+  return sampling === 'strided' ? stridedWindows(frames, T) : cutWindows(frames, T);
+}
+
+/**
  * Which object ids of `objIds` appear in a frame (by its ground truth). Label-map PNGs are read once
  * per frame; other mask stores (MeViS RLE) are asked per object.
  */
@@ -98,12 +119,18 @@ export class FramePresence {
  * keep the window when the referred object appears in at least one of its frames (Ref-YouTube-VOS)
  * or when EVERY referred object appears somewhere in it (MeViS).
  */
-export async function generateWindowSamples(dataset: VideoDataset, T: number, style: ObjIdStyle, onVideo?: (done: number, total: number) => void): Promise<WindowSample[]> {
+export async function generateWindowSamples(
+  dataset: VideoDataset,
+  T: number,
+  style: ObjIdStyle,
+  onVideo?: (done: number, total: number) => void,
+  sampling: WindowSampling = 'consecutive',
+): Promise<WindowSample[]> {
   const presence = new FramePresence(dataset, style);
   const samples: WindowSample[] = [];
   let done = 0;
   for (const video of dataset.videos) {
-    const windows = cutWindows(video.frames, T);
+    const windows = windowsOf(video.frames, T, sampling);
     for (const e of video.expressions) {
       if (!e.objIds || e.objIds.length === 0) throw new SocError(`expression ${e.id} of video ${video.id} in ${dataset.metaFile} has no obj_id: not a training split`);
       for (const window of windows) {
@@ -125,9 +152,9 @@ export async function generateWindowSamples(dataset: VideoDataset, T: number, st
   return samples;
 }
 
-/** The reference's file name for a window size. */
-export function samplesMetadataName(T: number): string {
-  return `train_samples_metadata_win_size_${T}.json`;
+/** The reference's file name for a window size (strided windows: a name of their own). */
+export function samplesMetadataName(T: number, sampling: WindowSampling = 'consecutive'): string {
+  return `train_samples_metadata_win_size_${T}${sampling === 'strided' ? '_strided' : ''}.json`;
 }
 
 /** The samples as the reference's JSON: `[video_id, [frames], {"exp", "obj_id", ("anno_id",) "exp_id"}]`. */
