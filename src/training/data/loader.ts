@@ -75,11 +75,15 @@ export function companionsOf(data: WorkerData, sampleIndex: number, epoch: numbe
   let groups = windowGroups.get(data.samples);
   if (!groups) {
     groups = new Map();
+    const byWindow = new Map<string, number[]>();
     data.samples.forEach((s, i) => {
       const k = windowKey(s);
-      if (k !== null) groups!.set(k, [...(groups!.get(k) ?? []), i]);
+      if (k === null) return;
+      const list = byWindow.get(k);
+      if (list) list.push(i);
+      else byWindow.set(k, [i]);
     });
-    windowGroups.set(data.samples, groups);
+    windowGroups.set(data.samples, (groups = byWindow));
   }
   const others = groups.get(key)!.filter((i) => i !== sampleIndex);
   return new Rng(mixSeed(data.seed, epoch, sampleIndex, 0xc0)).shuffle(others).slice(0, n - 1);
