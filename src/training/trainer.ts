@@ -339,7 +339,7 @@ interface ResumeState {
   iteration: number;
   seed: number | null;
   rngState: Tensor | null;
-  data: { dataset?: string; window?: number; batch_size?: number; max_iters?: number } | null;
+  data: { dataset?: string; window?: number; batch_size?: number; max_iters?: number; window_sampling?: string; expressions_per_clip?: number } | null;
 }
 
 /** Runs `soc train`. */
@@ -401,10 +401,13 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const maxIters = o.maxIters ?? resumeState?.data?.max_iters;
   if (resumeState?.data) {
     const d = resumeState.data;
-    if ((d.dataset && d.dataset !== o.dataset) || (d.window && d.window !== window) || (d.batch_size && d.batch_size !== batchSize) || (d.max_iters ?? null) !== (maxIters ?? null)) {
+    const sampled = (d.window_sampling && d.window_sampling !== hyper.windowSampling) || (d.expressions_per_clip && d.expressions_per_clip !== hyper.expressionsPerClip);
+    if ((d.dataset && d.dataset !== o.dataset) || (d.window && d.window !== window) || (d.batch_size && d.batch_size !== batchSize) || (d.max_iters ?? null) !== (maxIters ?? null) || sampled) {
       info(
-        `warning: the checkpoint was trained with dataset ${d.dataset}, window ${d.window}, batch ${d.batch_size}, max-iters ${d.max_iters ?? '-'}; ` +
-          `this run uses ${o.dataset}, ${window}, ${batchSize}, ${maxIters ?? '-'}: it will not continue exactly as the uninterrupted run would`,
+        `warning: the checkpoint was trained with dataset ${d.dataset}, window ${d.window}, batch ${d.batch_size}, max-iters ${d.max_iters ?? '-'}` +
+          `${d.window_sampling ? `, ${d.window_sampling} windows, ${d.expressions_per_clip ?? 1} expression(s) per clip` : ''}; ` +
+          `this run uses ${o.dataset}, ${window}, ${batchSize}, ${maxIters ?? '-'}, ${hyper.windowSampling} windows, ${hyper.expressionsPerClip} expression(s) per clip: ` +
+          'it will not continue exactly as the uninterrupted run would',
       );
     }
   }
@@ -572,6 +575,8 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         window,
         batch_size: batchSize,
         max_iters: maxIters ?? null,
+        window_sampling: hyper.windowSampling,
+        expressions_per_clip: hyper.expressionsPerClip,
         best_metric_name: bestMetric?.name ?? null,
         best_metric: bestMetric ? new PyFloat(bestMetric.value) : null,
         best_loss: new PyFloat(bestLoss),
@@ -638,7 +643,18 @@ function readResumeState(ckpt: Map<string, unknown>, file: string): ResumeState 
     iteration: number(get(extra, 'iteration')) ?? 0,
     seed: number(get(extra, 'seed')),
     rngState: isTensor(rng) ? rng : null,
-    data: extra instanceof Map ? { dataset: get(extra, 'dataset') as string, window: number(get(extra, 'window')) ?? undefined, batch_size: number(get(extra, 'batch_size')) ?? undefined, max_iters: number(get(extra, 'max_iters')) ?? undefined } : null,
+    data:
+      extra instanceof Map
+        ? {
+            dataset: get(extra, 'dataset') as string,
+            window: number(get(extra, 'window')) ?? undefined,
+            batch_size: number(get(extra, 'batch_size')) ?? undefined,
+            max_iters: number(get(extra, 'max_iters')) ?? undefined,
+            // absent from checkpoints written before these options existed
+            window_sampling: (get(extra, 'window_sampling') as string | undefined) ?? undefined,
+            expressions_per_clip: number(get(extra, 'expressions_per_clip')) ?? undefined,
+          }
+        : null,
   };
 }
 

@@ -166,6 +166,15 @@ print(len(sd), ck['epoch'], sched.last_epoch, opt.param_groups[0]['lr'])
     assert.ok(samples.length > 0);
     // 6-frame videos, T = 3: windows (0, 2, 4) and (1, 3, 5)
     assert.ok(samples.every(([, f]) => ['00000,00002,00004', '00001,00003,00005'].includes(f.join())), 'strided windows');
+    const ckpt = loadTorchFile(join(out, 'checkpoints', '00.pth.tar')) as Map<string, unknown>;
+    const extra = ckpt.get('soc_ts') as Map<string, unknown>;
+    assert.equal(extra.get('window_sampling'), 'strided');
+    assert.equal(extra.get('expressions_per_clip'), 3);
+    torch.disposeAll([...tensorsOf(ckpt).values()]);
+    // resuming with other data options says it will not continue exactly
+    const resumed = await socTrain(['--dataset', 'synth', '--data-root', join(dir, 'synth'), '--resume', join(out, 'checkpoints', '00.pth.tar'), '--max-iters', '2', '--epochs', '2', '--no-eval', '--no-progress', '--workers', '0', '--deterministic', '--expressions-per-clip', '2']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /warning: .*strided windows, 3 expression\(s\) per clip; .*strided windows, 2 expression\(s\) per clip: it will not continue exactly/);
     const bad = await socTrain([...common, '--out', join(dir, 'bad'), '--workers', '0', '--expressions-per-clip', '0']);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /--expressions-per-clip/);
