@@ -151,14 +151,16 @@ export class ClipSource {
   async load(sample: TrainSample, companions: readonly TrainSample[] = []): Promise<RawClip> {
     if (sample.kind === 'window') {
       const frames = await this.loadFrames(sample);
-      const clip: RawClip = { frames, ...(await this.windowTargets(sample, frames)) };
+      // label maps are read once per window and shared by the companions
+      const labelMaps = new Map<string, Mask>();
+      const clip: RawClip = { frames, ...(await this.windowTargets(sample, frames, labelMaps)) };
       if (companions.length) {
         clip.companions = await Promise.all(
           companions.map((c) => {
             if (c.kind !== 'window' || c.videoId !== sample.videoId || c.frames.join() !== sample.frames.join()) {
               throw new SocError(`expression ${(c as WindowSample).expId ?? '?'} does not share the window of video ${sample.videoId}, expression ${sample.expId}`);
             }
-            return this.windowTargets(c, frames);
+            return this.windowTargets(c, frames, labelMaps);
           }),
         );
       }
@@ -175,7 +177,7 @@ export class ClipSource {
   }
 
   /** The targets and normalised text of a window sample, checked against its frames. */
-  private async windowTargets(s: WindowSample, frames: RgbImage[]): Promise<{ targets: RawFrameTarget[]; text: string }> {
+  private async windowTargets(s: WindowSample, frames: RgbImage[], labelCache: Map<string, Mask>): Promise<{ targets: RawFrameTarget[]; text: string }> {
     const ds = this.videos;
     if (!ds?.masks) throw new SocError(`split ${this.spec.split} of ${this.spec.root} has no ground-truth masks to train on`);
     const video = ds.video(s.videoId);
@@ -183,8 +185,15 @@ export class ClipSource {
     let targets: RawFrameTarget[];
     const store = ds.masks;
     if (store instanceof PngMaskStore) {
-      const labelMaps = s.frames.map((f) => store.loadLabels(video, f));
-      labelMaps.forEach((m, i) => checkSameSize(m, frames[i]!, store.source(video, s.frames[i]!), ds.framePath(s.videoId, s.frames[i]!)));
+      const labelMaps = s.frames.map((f, i) => {
+        let m = labelCache.get(f);
+        if (!m) {
+          m = store.loadLabels(video, f);
+          checkSameSize(m, frames[i]!, store.source(video, f), ds.framePath(s.videoId, f));
+          labelCache.set(f, m);
+        }
+        return m;
+      });
       const style = objIdStyleOf(this.spec.dataset);
       targets = windowTargetsFromLabels(
         labelMaps,
