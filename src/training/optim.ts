@@ -346,6 +346,20 @@ export class MultiStepLR {
     this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
   }
 
+  /**
+   * Replaces the milestones mid-run (a resumed run given a new `--lr-drop`): every group's lr
+   * becomes its base lr × gamma^(milestones already passed), as if the run had used them from the
+   * start. Later step() calls follow the new milestones.
+   */
+  setMilestones(milestones: readonly number[]): void {
+    this.milestones = new Map();
+    for (const m of milestones) this.milestones.set(m, (this.milestones.get(m) ?? 0) + 1);
+    let passed = 0;
+    for (const [m, times] of this.milestones) if (m <= this.lastEpoch) passed += times;
+    this.optimizer.paramGroups.forEach((g, i) => (g.lr = this.baseLrs[i]! * this.gamma ** passed));
+    this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
+  }
+
   /** The scheduler's __dict__ without the optimizer, as PyTorch saves it. */
   stateDict(): Record<string, unknown> {
     return {

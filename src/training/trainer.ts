@@ -437,6 +437,13 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       model.loadStateDict(state, { strict: true, source: o.resume });
       optimizer.loadStateDict(resumeCheckpoint.get('optimizer_state_dict'));
       scheduler.loadStateDict(resumeCheckpoint.get('scheduler_state_dict'));
+      // The checkpoint's milestones win (as torch's load_state_dict does) unless --lr-drop is given.
+      const saved = [...scheduler.milestones].flatMap(([m, times]) => Array<number>(times).fill(m)).sort((a, b) => a - b);
+      const wanted = [...(o.lrDrop ?? [])].sort((a, b) => a - b);
+      if (o.lrDrop && wanted.join(',') !== saved.join(',')) {
+        scheduler.setMilestones(wanted);
+        info(`warning: --lr-drop ${wanted.join(',')} replaces the checkpoint's milestones (${saved.join(',') || 'none'}); lr now ${optimizer.paramGroups.map((g) => g.lr.toExponential(2)).join(' / ')}: it will not continue exactly as the uninterrupted run would`);
+      }
       startEpoch = resumeState.epoch + 1;
       iteration = resumeState.iteration;
       bestLoss = resumeState.bestLoss;

@@ -131,6 +131,29 @@ describe('MultiStepLR', () => {
     assert.ok(close(lrs[3]!, [1e-7, 1e-8]), 'epoch 4 listed twice: ×0.01');
     assert.deepEqual(s.lastLr, opt.paramGroups.map((g) => g.lr));
   });
+
+  test('setMilestones mid-run: the lrs and later steps are those of a run that had the new milestones from the start', () => {
+    const run = (milestones: number[], replaceAt: number | null, replacement: number[]) => {
+      const opt = new AdamW([group([leaf([1])], 1e-4, 0), group([leaf([1])], 1e-5, 0)]);
+      const s = new MultiStepLR(opt, milestones, 0.1);
+      const lrs: number[][] = [];
+      for (let e = 1; e <= 7; e++) {
+        s.step();
+        if (e === replaceAt) s.setMilestones(replacement);
+        lrs.push(opt.paramGroups.map((g) => g.lr));
+      }
+      return { lrs, last: s.lastLr };
+    };
+    // dropped at epoch 2, then moved to 5 at epoch 3: back to the base lr, dropped again at 5
+    const moved = run([2], 3, [5]);
+    const fresh = run([5], null, []);
+    assert.deepEqual(moved.lrs.slice(2), fresh.lrs.slice(2));
+    assert.deepEqual(moved.last, fresh.last);
+    assert.deepEqual(moved.lrs[3], [1e-4, 1e-5], 'epoch 4: base lr restored');
+    // a milestone already passed counts: [1, 6] set at epoch 3 → ×0.1 now, ×0.01 from epoch 6
+    const passed = run([9], 3, [1, 6]);
+    assert.deepEqual(passed.lrs, run([1, 6], null, []).lrs.map((l, i) => (i < 2 ? [1e-4, 1e-5] : l)));
+  });
 });
 
 class TwoPart extends Module {

@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .option('--init <file>', 'start from these model weights, class_embed dropped (fine-tuning, the reference\'s -pw)')
     .option('--resume <file>', 'continue a run from one of its checkpoints (optimizer, schedule, epoch, random state, data order)')
     .option('--epochs <n>', 'total epochs (default: the config\'s, else 30)', positiveInt)
-    .option('--lr-drop <epochs>', 'MultiStepLR milestones, comma-separated or repeated (default: the config\'s lr_drop, else 20)', epochList)
+    .option('--lr-drop <epochs>', 'MultiStepLR milestones, comma-separated or repeated (default: the config\'s lr_drop, else 20; with --resume: the checkpoint\'s, and a given list replaces them)', epochList)
     .option('--batch-size <n>', 'clips per iteration (default 1)', positiveInt)
     .option('--window <n>', 'frames per training clip, T (default 8)', positiveInt)
     .addOption(
