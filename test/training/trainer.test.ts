@@ -172,9 +172,17 @@ print(len(sd), ck['epoch'], sched.last_epoch, opt.param_groups[0]['lr'])
     assert.equal(extra.get('expressions_per_clip'), 3);
     torch.disposeAll([...tensorsOf(ckpt).values()]);
     // resuming with other data options says it will not continue exactly
-    const resumed = await socTrain(['--dataset', 'synth', '--data-root', join(dir, 'synth'), '--resume', join(out, 'checkpoints', '00.pth.tar'), '--max-iters', '2', '--epochs', '2', '--no-eval', '--no-progress', '--workers', '0', '--deterministic', '--expressions-per-clip', '2']);
+    const resumed = await socTrain(['--dataset', 'synth', '--data-root', join(dir, 'synth'), '--resume', join(out, 'checkpoints', '00.pth.tar'), '--max-iters', '2', '--epochs', '2', '--no-eval', '--no-progress', '--workers', '0', '--deterministic', '--expressions-per-clip', '2', '--lr-drop', '1']);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stderr, /warning: .*strided windows, 3 expression\(s\) per clip; .*strided windows, 2 expression\(s\) per clip: it will not continue exactly/);
+    // --lr-drop given with --resume replaces the checkpoint's milestones: epoch 1 already runs at lr × 0.1
+    assert.match(resumed.stderr, /warning: --lr-drop 1 replaces the checkpoint's milestones/);
+    const next = loadTorchFile(join(out, 'checkpoints', '01.pth.tar')) as Map<string, unknown>;
+    const milestones = (next.get('scheduler_state_dict') as Map<string, unknown>).get('milestones') as Map<unknown, unknown>;
+    assert.deepEqual([...milestones].map(([k, v]) => [Number(k), Number(v)]), [[1, 1]]);
+    const groups = (next.get('optimizer_state_dict') as Map<string, unknown>).get('param_groups') as Map<string, unknown>[];
+    for (const g of groups) assert.ok(Math.abs(Number(g.get('lr')) - 0.1 * Number(g.get('initial_lr'))) <= 1e-12 * Number(g.get('initial_lr')), 'lr = initial_lr × gamma');
+    torch.disposeAll([...tensorsOf(next).values()]);
     const bad = await socTrain([...common, '--out', join(dir, 'bad'), '--workers', '0', '--expressions-per-clip', '0']);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /--expressions-per-clip/);
