@@ -130,6 +130,34 @@ describe('soc eval --dataset mevis', () => {
       assert.ok(Math.abs(k['J&F-Mean'] - v.reduce((a, b) => a + b, 0) / v.length) < 1e-12, k.kind);
     }
     assert.match(r.stdout, /by kind of expression \(soc synth data\):/);
+    // by attribute: one-object expressions grouped by the words they contain
+    const words: Record<string, RegExp> = {
+      colour: /\b(red|green|blue|yellow|purple)\b/,
+      size: /\b(small|large)\b/,
+      shape: /\b(circle|square|triangle|diamond)\b/,
+      motion: /\b(moving|still|stops|leaves)\b/,
+    };
+    const texts = new Map<string, string>();
+    for (const f of readdirSync(join(full, 'videos'))) {
+      const v = readJsonFile(join(full, 'videos', f));
+      for (const e of v.expressions) if (!/^the (two|three|four) /.test(e.text)) texts.set(`${v.video}/${e.id}`, e.text);
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    assert.deepEqual(results.by_attribute.map((a: { attribute: string }) => a.attribute), ['colour', 'size', 'shape', 'motion']);
+    for (const a of results.by_attribute) {
+      const naming = [...texts].filter(([, text]) => words[a.attribute]!.test(text));
+      const only = naming.filter(([, text]) => Object.entries(words).every(([k, re]) => k === a.attribute || !re.test(text)));
+      for (const [got, want] of [[a.naming, naming], [a.naming_only_it, only]] as const) {
+        if (want.length === 0) {
+          assert.equal(got, null, a.attribute);
+          continue;
+        }
+        assert.equal(got.expressions, want.length, a.attribute);
+        assert.ok(Math.abs(got['J&F-Mean'] - mean(want.map(([n]) => jfByName.get(n)!))) < 1e-12, a.attribute);
+      }
+    }
+    assert.ok(results.by_attribute.some((a: { naming: unknown }) => a.naming !== null));
+    assert.match(r.stdout, /by attribute named \(one-object expressions\):/);
     // one expression the generator would not write (real MeViS text) and there is no breakdown
     const scored = results.per_expression.map((e: { name: string }, i: number) => ({ name: e.name, text: i === 0 ? 'the dog jumping over the fence' : 'the red circle', j: [1], f: [1] }));
     assert.equal(synthExpressionKinds(scored), null);

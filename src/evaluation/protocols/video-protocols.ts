@@ -246,12 +246,22 @@ export const finalizeMevisEval: Finalizer = ({ manifest, units, record, outDir, 
   const summary = summarizeObjects(scored);
   const notes = resultNotes(manifest, units.length, partial);
   const kinds = synthExpressionKinds(scored);
+  const attributes = synthAttributeBreakdown(scored);
   const json = {
     ...resultHeader(manifest, notes, partial),
     videos: records.length,
     expressions: summary.perObject.length,
     ...jfMetrics(summary),
     ...(kinds ? { by_expression_kind: kinds.map((k) => ({ kind: k.kind, expressions: k.summary.perObject.length, ...jfMetrics(k.summary) })) } : {}),
+    ...(attributes
+      ? {
+          by_attribute: attributes.map((a) => ({
+            attribute: a.attribute,
+            naming: a.naming ? { expressions: a.naming.perObject.length, ...jfMetrics(a.naming) } : null,
+            naming_only_it: a.onlyNaming ? { expressions: a.onlyNaming.perObject.length, ...jfMetrics(a.onlyNaming) } : null,
+          })),
+        }
+      : {}),
     per_expression: perObjectJson(summary),
   };
   const prefix = partial ? 'partial-' : '';
@@ -260,33 +270,75 @@ export const finalizeMevisEval: Finalizer = ({ manifest, units, record, outDir, 
   writeTextAtomic(join(outDir, files[1]!), jfCsv(summary));
   const text = [...notes, `MeViS ${manifest.split}: ${records.length} videos, ${summary.perObject.length} expressions (${manifest.settings.protocol} protocol)`, jfTable(summary, { unit: 'expressions' })];
   if (kinds) text.push('', 'by kind of expression (soc synth data):', kindsTable(kinds));
+  if (attributes) text.push('', 'by attribute named (one-object expressions):', attributesTable(attributes));
   return { text: text.join('\n'), files };
 };
 
 /** The kinds of `soc synth` expression, the groups the shipped model's card reports. */
 export const SYNTH_EXPRESSION_KINDS = ['several objects', 'one object, appearance only', 'one object, with motion'] as const;
+/** The attributes a `soc synth` expression can name. */
+export const SYNTH_ATTRIBUTES = ['colour', 'size', 'shape', 'motion'] as const;
+
+type Scored = { name: string; text: string; j: ArrayLike<number>; f: ArrayLike<number> };
+type Summary = ReturnType<typeof summarizeObjects>;
+
+/** Every expression parsed as a `soc synth` one, or null if any is not (e.g. real MeViS). */
+function parseSynthExpressions<T extends Scored>(scored: readonly T[]): { e: T; parsed: NonNullable<ReturnType<typeof parseExpression>> }[] | null {
+  if (scored.length === 0) return null;
+  const out = [];
+  for (const e of scored) {
+    const parsed = parseExpression(cleanQuery(e.text));
+    if (!parsed) return null;
+    out.push({ e, parsed });
+  }
+  return out;
+}
 
 /**
  * J&F per kind of expression when every expression is one `soc synth` generates (null otherwise, e.g.
  * real MeViS): grounding failures on this data differ by kind, and the means alone hide it.
  */
-export function synthExpressionKinds(
-  scored: readonly { name: string; text: string; j: ArrayLike<number>; f: ArrayLike<number> }[],
-): { kind: (typeof SYNTH_EXPRESSION_KINDS)[number]; summary: ReturnType<typeof summarizeObjects> }[] | null {
-  if (scored.length === 0) return null;
-  const groups = new Map<string, typeof scored[number][]>(SYNTH_EXPRESSION_KINDS.map((k) => [k, []]));
-  for (const e of scored) {
-    const parsed = parseExpression(cleanQuery(e.text));
-    if (!parsed) return null;
-    groups.get(parsed.count > 1 ? SYNTH_EXPRESSION_KINDS[0] : parsed.description.motion ? SYNTH_EXPRESSION_KINDS[2] : SYNTH_EXPRESSION_KINDS[1])!.push(e);
+export function synthExpressionKinds(scored: readonly Scored[]): { kind: (typeof SYNTH_EXPRESSION_KINDS)[number]; summary: Summary }[] | null {
+  const parsed = parseSynthExpressions(scored);
+  if (!parsed) return null;
+  const groups = new Map<string, Scored[]>(SYNTH_EXPRESSION_KINDS.map((k) => [k, []]));
+  for (const { e, parsed: p } of parsed) {
+    groups.get(p.count > 1 ? SYNTH_EXPRESSION_KINDS[0] : p.description.motion ? SYNTH_EXPRESSION_KINDS[2] : SYNTH_EXPRESSION_KINDS[1])!.push(e);
   }
   return SYNTH_EXPRESSION_KINDS.filter((k) => groups.get(k)!.length > 0).map((kind) => ({ kind, summary: summarizeObjects(groups.get(kind)!) }));
+}
+
+/**
+ * J&F of the one-object `soc synth` expressions that name each attribute, and of those that name
+ * only it ("the red shape", "the shape moving left"): which cue the model grounds and which it
+ * does not. Null when the expressions are not all `soc synth` ones.
+ */
+export function synthAttributeBreakdown(
+  scored: readonly Scored[],
+): { attribute: (typeof SYNTH_ATTRIBUTES)[number]; naming: Summary | null; onlyNaming: Summary | null }[] | null {
+  const parsed = parseSynthExpressions(scored);
+  if (!parsed) return null;
+  const single = parsed.filter(({ parsed: p }) => p.count === 1);
+  const summary = (xs: typeof single) => (xs.length ? summarizeObjects(xs.map((x) => x.e)) : null);
+  return SYNTH_ATTRIBUTES.map((attribute) => {
+    const naming = single.filter(({ parsed: p }) => p.description[attribute] !== null);
+    const only = naming.filter(({ parsed: p }) => SYNTH_ATTRIBUTES.every((a) => a === attribute || p.description[a] === null));
+    return { attribute, naming: summary(naming), onlyNaming: summary(only) };
+  });
 }
 
 function kindsTable(kinds: NonNullable<ReturnType<typeof synthExpressionKinds>>): string {
   return formatTable(
     ['', 'expressions', 'J&F', 'J', 'F'],
     kinds.map((k) => [k.kind, String(k.summary.perObject.length), cell(k.summary['J&F-Mean']), cell(k.summary['J-Mean']), cell(k.summary['F-Mean'])]),
+  );
+}
+
+function attributesTable(rows: NonNullable<ReturnType<typeof synthAttributeBreakdown>>): string {
+  const pair = (s: Summary | null) => [String(s?.perObject.length ?? 0), s ? cell(s['J&F-Mean']) : '-'];
+  return formatTable(
+    ['one object, naming its', 'expressions', 'J&F', 'naming only it', 'J&F'],
+    rows.map((r) => [r.attribute, ...pair(r.naming), ...pair(r.onlyNaming)]),
   );
 }
 
