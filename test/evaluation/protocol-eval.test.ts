@@ -10,7 +10,7 @@ import { A2dSentences } from '../../src/data/a2d-sentences.js';
 import { decodeLabelPng } from '../../src/data/image.js';
 import { Mevis } from '../../src/data/mevis.js';
 import { generateSynthDataset } from '../../src/data/synth.js';
-import { synthExpressionKinds } from '../../src/evaluation/protocols/video-protocols.js';
+import { parseSynthExpressions, synthExpressionKinds } from '../../src/evaluation/protocols/video-protocols.js';
 import type { Mask, RgbImage } from '../../src/data/types.js';
 import { cocoEval } from '../../src/evaluation/coco/cocoeval.js';
 import { type MaskStack, evaluateUnsupervised } from '../../src/evaluation/davis.js';
@@ -116,9 +116,11 @@ describe('soc eval --dataset mevis', () => {
     const kindOf = (text: string) => (/^the (two|three|four|five|six) /.test(text) ? 'several objects' : /moving|still|stop|leave/.test(text) ? 'one object, with motion' : 'one object, appearance only');
     const jfByName = new Map<string, number>(results.per_expression.map((e: { name: string; 'J&F-Mean': number }) => [e.name, e['J&F-Mean']]));
     const expected = new Map<string, number[]>();
+    const texts = new Map<string, string>(); // one-object expressions, for the attribute check below
     for (const f of readdirSync(join(full, 'videos'))) {
       const v = readJsonFile(join(full, 'videos', f));
       for (const e of v.expressions) {
+        if (!/^the (two|three|four) /.test(e.text)) texts.set(`${v.video}/${e.id}`, e.text);
         const k = kindOf(e.text);
         expected.set(k, [...(expected.get(k) ?? []), jfByName.get(`${v.video}/${e.id}`)!]);
       }
@@ -137,11 +139,6 @@ describe('soc eval --dataset mevis', () => {
       shape: /\b(circle|square|triangle|diamond)\b/,
       motion: /\b(moving|still|stops|leaves)\b/,
     };
-    const texts = new Map<string, string>();
-    for (const f of readdirSync(join(full, 'videos'))) {
-      const v = readJsonFile(join(full, 'videos', f));
-      for (const e of v.expressions) if (!/^the (two|three|four) /.test(e.text)) texts.set(`${v.video}/${e.id}`, e.text);
-    }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     assert.deepEqual(results.by_attribute.map((a: { attribute: string }) => a.attribute), ['colour', 'size', 'shape', 'motion']);
     for (const a of results.by_attribute) {
@@ -160,8 +157,8 @@ describe('soc eval --dataset mevis', () => {
     assert.match(r.stdout, /by attribute named \(one-object expressions\):/);
     // one expression the generator would not write (real MeViS text) and there is no breakdown
     const scored = results.per_expression.map((e: { name: string }, i: number) => ({ name: e.name, text: i === 0 ? 'the dog jumping over the fence' : 'the red circle', j: [1], f: [1] }));
-    assert.equal(synthExpressionKinds(scored), null);
-    assert.deepEqual(synthExpressionKinds(scored.slice(1))?.map((k) => [k.kind, k.summary.perObject.length]), [['one object, appearance only', 20]]);
+    assert.equal(parseSynthExpressions(scored), null);
+    assert.deepEqual(synthExpressionKinds(parseSynthExpressions(scored.slice(1))!).map((k) => [k.kind, k.summary.perObject.length]), [['one object, appearance only', 20]]);
 
     // two shards, then merge
     const parts = ['1/2', '2/2'].map((sh, i) => {

@@ -245,8 +245,9 @@ export const finalizeMevisEval: Finalizer = ({ manifest, units, record, outDir, 
   const scored = records.flatMap((r) => r.expressions.map((e) => ({ name: `${r.video}/${e.id}`, text: e.text, j: e.j, f: e.f })));
   const summary = summarizeObjects(scored);
   const notes = resultNotes(manifest, units.length, partial);
-  const kinds = synthExpressionKinds(scored);
-  const attributes = synthAttributeBreakdown(scored);
+  const synth = parseSynthExpressions(scored);
+  const kinds = synth && synthExpressionKinds(synth);
+  const attributes = synth && synthAttributeBreakdown(synth);
   const json = {
     ...resultHeader(manifest, notes, partial),
     videos: records.length,
@@ -282,10 +283,13 @@ export const SYNTH_ATTRIBUTES = ['colour', 'size', 'shape', 'motion'] as const;
 type Scored = { name: string; text: string; j: ArrayLike<number>; f: ArrayLike<number> };
 type Summary = ReturnType<typeof summarizeObjects>;
 
-/** Every expression parsed as a `soc synth` one, or null if any is not (e.g. real MeViS). */
-function parseSynthExpressions<T extends Scored>(scored: readonly T[]): { e: T; parsed: NonNullable<ReturnType<typeof parseExpression>> }[] | null {
+/** A scored expression with the description `soc synth` wrote it from. */
+export type SynthScored = { e: Scored; parsed: NonNullable<ReturnType<typeof parseExpression>> };
+
+/** Every expression parsed as a `soc synth` one, or null if any is not (e.g. real MeViS): parsed once, for both breakdowns. */
+export function parseSynthExpressions(scored: readonly Scored[]): SynthScored[] | null {
   if (scored.length === 0) return null;
-  const out = [];
+  const out: SynthScored[] = [];
   for (const e of scored) {
     const parsed = parseExpression(cleanQuery(e.text));
     if (!parsed) return null;
@@ -295,12 +299,10 @@ function parseSynthExpressions<T extends Scored>(scored: readonly T[]): { e: T; 
 }
 
 /**
- * J&F per kind of expression when every expression is one `soc synth` generates (null otherwise, e.g.
- * real MeViS): grounding failures on this data differ by kind, and the means alone hide it.
+ * J&F per kind of `soc synth` expression (from parseSynthExpressions): grounding failures on this
+ * data differ by kind, and the means alone hide it.
  */
-export function synthExpressionKinds(scored: readonly Scored[]): { kind: (typeof SYNTH_EXPRESSION_KINDS)[number]; summary: Summary }[] | null {
-  const parsed = parseSynthExpressions(scored);
-  if (!parsed) return null;
+export function synthExpressionKinds(parsed: readonly SynthScored[]): { kind: (typeof SYNTH_EXPRESSION_KINDS)[number]; summary: Summary }[] {
   const groups = new Map<string, Scored[]>(SYNTH_EXPRESSION_KINDS.map((k) => [k, []]));
   for (const { e, parsed: p } of parsed) {
     groups.get(p.count > 1 ? SYNTH_EXPRESSION_KINDS[0] : p.description.motion ? SYNTH_EXPRESSION_KINDS[2] : SYNTH_EXPRESSION_KINDS[1])!.push(e);
@@ -311,13 +313,11 @@ export function synthExpressionKinds(scored: readonly Scored[]): { kind: (typeof
 /**
  * J&F of the one-object `soc synth` expressions that name each attribute, and of those that name
  * only it ("the red shape", "the shape moving left"): which cue the model grounds and which it
- * does not. Null when the expressions are not all `soc synth` ones.
+ * does not.
  */
 export function synthAttributeBreakdown(
-  scored: readonly Scored[],
-): { attribute: (typeof SYNTH_ATTRIBUTES)[number]; naming: Summary | null; onlyNaming: Summary | null }[] | null {
-  const parsed = parseSynthExpressions(scored);
-  if (!parsed) return null;
+  parsed: readonly SynthScored[],
+): { attribute: (typeof SYNTH_ATTRIBUTES)[number]; naming: Summary | null; onlyNaming: Summary | null }[] {
   const single = parsed.filter(({ parsed: p }) => p.count === 1);
   const summary = (xs: typeof single) => (xs.length ? summarizeObjects(xs.map((x) => x.e)) : null);
   return SYNTH_ATTRIBUTES.map((attribute) => {
@@ -327,14 +327,14 @@ export function synthAttributeBreakdown(
   });
 }
 
-function kindsTable(kinds: NonNullable<ReturnType<typeof synthExpressionKinds>>): string {
+function kindsTable(kinds: ReturnType<typeof synthExpressionKinds>): string {
   return formatTable(
     ['', 'expressions', 'J&F', 'J', 'F'],
     kinds.map((k) => [k.kind, String(k.summary.perObject.length), cell(k.summary['J&F-Mean']), cell(k.summary['J-Mean']), cell(k.summary['F-Mean'])]),
   );
 }
 
-function attributesTable(rows: NonNullable<ReturnType<typeof synthAttributeBreakdown>>): string {
+function attributesTable(rows: ReturnType<typeof synthAttributeBreakdown>): string {
   const pair = (s: Summary | null) => [String(s?.perObject.length ?? 0), s ? cell(s['J&F-Mean']) : '-'];
   return formatTable(
     ['one object, naming its', 'expressions', 'J&F', 'naming only it', 'J&F'],
