@@ -113,14 +113,15 @@ describe('soc eval --dataset mevis', () => {
     assert.deepEqual(rec.expressions[0].frames, ['00000', '00001', '00002', '00003', '00004', '00005']);
     assert.deepEqual(rec.expressions[0].clips.map((c: { start: number; frames: number }) => [c.start, c.frames]), [[0, 4], [4, 2]]);
     // synthetic expressions: J&F per kind = the mean of those expressions' J&F, grouped by their words
-    const kindOf = (text: string) => (/^the (two|three|four|five|six) /.test(text) ? 'several objects' : /moving|still|stop|leave/.test(text) ? 'one object, with motion' : 'one object, appearance only');
+    const severalObjects = /^the (two|three|four|five|six) /; // a count word starts a multi-object expression
+    const kindOf = (text: string) => (severalObjects.test(text) ? 'several objects' : /moving|still|stop|leave/.test(text) ? 'one object, with motion' : 'one object, appearance only');
     const jfByName = new Map<string, number>(results.per_expression.map((e: { name: string; 'J&F-Mean': number }) => [e.name, e['J&F-Mean']]));
     const expected = new Map<string, number[]>();
     const texts = new Map<string, string>(); // one-object expressions, for the attribute check below
     for (const f of readdirSync(join(full, 'videos'))) {
       const v = readJsonFile(join(full, 'videos', f));
       for (const e of v.expressions) {
-        if (!/^the (two|three|four) /.test(e.text)) texts.set(`${v.video}/${e.id}`, e.text);
+        if (!severalObjects.test(e.text)) texts.set(`${v.video}/${e.id}`, e.text);
         const k = kindOf(e.text);
         expected.set(k, [...(expected.get(k) ?? []), jfByName.get(`${v.video}/${e.id}`)!]);
       }
