@@ -13,8 +13,8 @@ import { AdamW, clipGradNorm, trainerParamGroups } from '../../src/training/opti
 import { sharedPath } from '../helpers/shared.js';
 
 /** The tiny fixture model with its official weights. */
-function fixtureModel(modelDir: string): { config: ReturnType<typeof loadSocConfig>; model: SOC } {
-  const config = loadSocConfig(join(modelDir, 'config.json'));
+function fixtureModel(modelDir: string, overrides: Record<string, unknown> = {}): { config: ReturnType<typeof loadSocConfig>; model: SOC } {
+  const config = loadSocConfig(join(modelDir, 'config.json'), overrides);
   const model = new SOC(config);
   const weights = loadStateDict(join(modelDir, 'weights.safetensors'));
   model.loadStateDict(weights);
@@ -110,6 +110,48 @@ test('several sentences on one clip (frameIndex): the outputs and gradients of t
       const scale = Math.max(1e-8, ...h.map(Math.abs));
       assert.ok(maxDiff(g, h) / scale < 1e-4, `gradient of ${n}: relative difference ${maxDiff(g, h) / scale}`);
     }
+  } finally {
+    torch.disposeAll(inputs);
+    model.dispose();
+  }
+});
+
+test('VOC.separate_batch_elements: each sentence of a several-sentence batch gets its own B = 1 outputs', (t) => {
+  const modelDir = sharedPath(t, 'golden', 'socpp_tiny');
+  if (!modelDir) return;
+  const { model } = fixtureModel(modelDir, { 'VOC.separate_batch_elements': true });
+  model.eval();
+  const inputs = loadSafetensors(join(modelDir, 'inputs.safetensors'));
+  try {
+    const video = inputs.get('batch2.video')!; // [T, 2, 3, H, W]: clips a and b
+    const T = video.shape[0]!;
+    const clipOf = [0, 0, 1]; // sentences 0, 1, 0 on clips a, a, b
+    const sentenceOf = [0, 1, 0];
+    const pick = (x: torch.Tensor, dim: number, idx: number[]) => x.indexSelect(dim, torch.tensor(idx, { dtype: 'int64' }));
+    // clips: the encoded clips; sentenceClips / sentences: each sentence's clip and text
+    const forward = (clips: number[], sentenceClips: number[], sentences: number[], frameIndex: torch.Tensor | null) =>
+      torch.noGrad(() =>
+        model.forward({
+          video: pick(video, 1, clips),
+          videoMask: pick(inputs.get('batch2.video_mask')!, 1, clips),
+          inputIds: pick(inputs.get('batch2.input_ids')!, 0, sentences),
+          attentionMask: pick(inputs.get('batch2.attention_mask')!, 0, sentences),
+          targetSizes: pick(inputs.get('batch2.target_size')!, 0, sentenceClips),
+          frameIndex,
+        }),
+      );
+    torch.tidy(() => {
+      const index = torch.tensor(clipOf.flatMap((g) => Array.from({ length: T }, (_, i) => g * T + i)), { dtype: 'int64' });
+      const batched = forward([0, 1], clipOf, sentenceOf, index);
+      for (let b = 0; b < clipOf.length; b++) {
+        const alone = forward([clipOf[b]!], [clipOf[b]!], [sentenceOf[b]!], null);
+        for (const key of ['predMasks', 'predCls', 'predBoxes'] as const) {
+          const err = batched[key].narrow(1, b, 1).sub(alone[key]).abs().max().item();
+          const scale = batched[key].abs().max().item(); // mask logits reach ~56: compare relatively
+          assert.ok(err <= 1e-5 * scale, `sentence ${b}: ${key} differs from its B = 1 forward by ${err} (largest value ${scale})`);
+        }
+      }
+    });
   } finally {
     torch.disposeAll(inputs);
     model.dispose();

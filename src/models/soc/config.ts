@@ -34,6 +34,11 @@ const VOCSchema = z.object({
   dim_feedforward: z.number().int().positive().default(2048),
   enc_layers: z.number().int().min(0).default(3),
   dec_layers: z.number().int().positive().default(3),
+  /**
+   * soc-ts: give each batch element of a B > 1 forward what a B = 1 forward gives it. The reference
+   * (false) mixes frames and batch elements in VOC; it only ever trains video datasets at B = 1.
+   */
+  separate_batch_elements: z.boolean().default(false),
 });
 
 /** Model hyper-parameters; other YAML keys (training, dataset) are kept as they are. */

@@ -175,6 +175,7 @@ export class SOC extends Module {
         encLayers: c.VOC.enc_layers,
         decLayers: c.VOC.dec_layers,
         windowSize: c.VOC.window_size,
+        separateBatchElements: c.VOC.separate_batch_elements,
       }),
     );
     this.vlf = this.registerModule('vlf', new MMF(d, c.mmf_nheads));

@@ -9,7 +9,10 @@
 //
 // Both keep the reference's reshape of [L, T, B, Q, C] to [L·B, T, Q, C] WITHOUT a permute (it
 // mixes frames and batch elements when B > 1) and NewVOC's scrambled language-match order:
-// the official checkpoints and fixtures depend on them.
+// the official checkpoints and fixtures depend on them. With `separateBatchElements` (a soc-ts
+// option) each batch element gets exactly what a B = 1 forward gives it, quirks included: the
+// reference always trains video datasets at B = 1, and soc-ts batches several expressions of one
+// clip (`--expressions-per-clip`), which the mixing would blend into one another.
 
 import { Embedding, LayerNorm, Linear, Module, ModuleList, Sequential } from '../../nn/index.js';
 import { arange } from '../../tensor/creation.js';
@@ -31,6 +34,8 @@ export interface VOCConfig {
   decLayers: number;
   /** Only 0 is supported (the reference's windowed encoder is dead and broken in NewVOC). */
   windowSize: number;
+  /** Each batch element as in a B = 1 forward (soc-ts); false: the reference's mixing when B > 1. */
+  separateBatchElements?: boolean;
 }
 
 class SigmoidModule extends Module {
@@ -103,8 +108,10 @@ export class VOC extends Module {
       if (this.config.variant === 'soc' && !this.training) fqIn = frameQuery.slice(0, -1); // last level only
       const [L, T, B, Q, C] = fqIn.shape as [number, number, number, number, number];
       const Nv = this.config.numQueries;
-      // reshape, not permute (reference quirk), then [T, Q, LB, C]
-      const fq = fqIn.reshape(L * B, T, Q, C).permute(1, 2, 0, 3).contiguous();
+      // [L·B, T, Q, C] rows (l b): the reference reshapes without a permute (mixing t and b when
+      // B > 1); separated, the rows are the natural (l, b) order. Then [T, Q, LB, C].
+      const rows = this.config.separateBatchElements ? fqIn.permute(0, 2, 1, 3, 4) : fqIn;
+      const fq = rows.reshape(L * B, T, Q, C).permute(1, 2, 0, 3).contiguous();
 
       let encoded: Tensor; // [T·Q, LB, C]
       if (this.config.variant === 'socpp') {
@@ -160,12 +167,17 @@ export class VOC extends Module {
     rec('score_embd', vis);
     // Language match, with the reference's index order: rows of the query tensor run
     // t-major over (l b), rows of the language tensor b-major over (l t).
-    let lang = languageQuery.view(B, 1, 1, C).expand(B, L, T, C).reshape(B * L * T, C, 1);
+    const separate = this.config.separateBatchElements;
+    let lang = separate
+      ? languageQuery.view(1, 1, B, C).expand(T, L, B, C).reshape(T * L * B, C, 1) // row (t l b) uses its own b
+      : languageQuery.view(B, 1, 1, C).expand(B, L, T, C).reshape(B * L * T, C, 1);
     let fqm = fq.transpose(1, 2).flatten(0, 1); // [T·LB, Q, C]
     lang = lang.div(lang.norm(2, 1, { keepdim: true }));
     fqm = fqm.div(fqm.norm(2, -1, { keepdim: true }));
     const m = fqm.matmul(lang).mean(1); // [T·LB, 1], read below as (b l t)
-    const match = m.view(B, L, T, 1).permute(2, 1, 0, 3).reshape(T, L * B, 1).sigmoid();
+    // Separated: each element's (t l) values get the B = 1 reading of (t l) data as (l t).
+    const perElement = separate ? m.view(T, L, B).permute(2, 0, 1).contiguous() : m;
+    const match = perElement.view(B, L, T, 1).permute(2, 1, 0, 3).reshape(T, L * B, 1).sigmoid();
     // Difference from the running mean over time
     const cum = flat.cumsum(0);
     const steps = arange(1, T + 1, 1, { dtype: 'float32' }).view(T, 1, 1);

@@ -51,3 +51,42 @@ for (const [fixture, variant] of [['socpp_tiny', 'socpp'], ['soc_tiny', 'soc']] 
     });
   });
 }
+
+// separate_batch_elements (soc-ts): every element of a B > 1 forward gets what a B = 1 forward
+// gives it, while the reference's reshape mixes frames and batch elements.
+for (const variant of ['socpp', 'soc'] as const) {
+  describe(`VOC (${variant}) with separated batch elements`, () => {
+    const [L, T, B, Q, C] = [3, 4, 3, 5, 32];
+    const build = (separateBatchElements: boolean) => {
+      torch.manualSeed(7);
+      const config = { variant, inputDim: C, numFrameQueries: Q, numQueries: Q, nheads: 4, dimFeedforward: 64, encLayers: 1, decLayers: 2, windowSize: 0 };
+      return new VOC({ ...config, separateBatchElements }).eval();
+    };
+    const reference = build(false);
+    const separated = build(true);
+    torch.manualSeed(11);
+    const frameQuery = torch.randn([L, T, B, Q, C]).keep();
+    const language = torch.randn([B, C]).keep();
+    const Lout = variant === 'soc' ? 1 : L; // SOC's VOC keeps the last level in eval mode
+
+    test('each element equals its own B = 1 forward, which both orders agree on', () => {
+      const batched = torch.noGrad(() => separated.forward(frameQuery, language)).keep();
+      assert.deepEqual(batched.shape, [Lout, B, Q, C]);
+      for (let b = 0; b < B; b++) {
+        const fq = frameQuery.narrow(2, b, 1);
+        const lang = language.narrow(0, b, 1);
+        const alone = torch.noGrad(() => separated.forward(fq, lang));
+        const aloneReference = torch.noGrad(() => reference.forward(fq, lang));
+        assert.equal(maxAbsDiff(alone, aloneReference), 0, `element ${b}: the two orders differ at B = 1`);
+        const err = maxAbsDiff(batched.narrow(1, b, 1), alone);
+        assert.ok(err <= 1e-5, `element ${b}: batched vs alone max abs error ${err}`);
+      }
+    });
+
+    test("the reference's order mixes the elements when B > 1", () => {
+      const mixed = torch.noGrad(() => reference.forward(frameQuery, language));
+      const alone = torch.noGrad(() => reference.forward(frameQuery.narrow(2, 1, 1), language.narrow(0, 1, 1)));
+      assert.ok(maxAbsDiff(mixed.narrow(1, 1, 1), alone) > 1e-3);
+    });
+  });
+}
