@@ -398,7 +398,8 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const epochs = o.epochs ?? resumeState?.totalEpochs ?? hyper.epochs;
   const window = o.window ?? resumeState?.data?.window ?? 8;
   const batchSize = o.batchSize ?? resumeState?.data?.batch_size ?? 1;
-  if ((hyper.expressionsPerClip > 1 || batchSize > 1) && !config.VOC.separate_batch_elements) {
+  // (A2D / JHMDB decode one frame per clip, T = 1, where the reshape cannot mix anything)
+  if ((hyper.expressionsPerClip > 1 || batchSize > 1) && !isCentreFrameDataset(o.dataset) && !config.VOC.separate_batch_elements) {
     info(
       `note: a batch holds several sentences; VOC mixes their frame queries as the reference does when B > 1 ` +
         `(--set VOC.separate_batch_elements=true trains each as if alone)`,

@@ -159,6 +159,7 @@ print(len(sd), ck['epoch'], sched.last_epoch, opt.param_groups[0]['lr'])
     const r = await socTrain([...common, '--out', out, '--workers', '0', '--epochs', '1', '--no-eval', '--window-sampling', 'strided', '--expressions-per-clip', '3']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /window 3, strided windows, up to 3 expressions per clip\)/);
+    assert.match(r.stderr, /VOC mixes their frame queries .*VOC\.separate_batch_elements=true/, 'the note on the reference VOC at B > 1');
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
     assert.equal(config.window_sampling, 'strided');
     assert.equal(config.expressions_per_clip, 3);
