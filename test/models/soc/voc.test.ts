@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { VOC } from '../../../src/models/soc/voc.js';
 import * as torch from '../../../src/tensor/index.js';
 import type { Tensor } from '../../../src/tensor/index.js';
@@ -68,25 +68,34 @@ for (const variant of ['socpp', 'soc'] as const) {
     const frameQuery = torch.randn([L, T, B, Q, C]).keep();
     const language = torch.randn([B, C]).keep();
     const Lout = variant === 'soc' ? 1 : L; // SOC's VOC keeps the last level in eval mode
+    after(() => {
+      torch.disposeAll([frameQuery, language]);
+      reference.dispose();
+      separated.dispose();
+    });
 
     test('each element equals its own B = 1 forward, which both orders agree on', () => {
-      const batched = torch.noGrad(() => separated.forward(frameQuery, language)).keep();
-      assert.deepEqual(batched.shape, [Lout, B, Q, C]);
-      for (let b = 0; b < B; b++) {
-        const fq = frameQuery.narrow(2, b, 1);
-        const lang = language.narrow(0, b, 1);
-        const alone = torch.noGrad(() => separated.forward(fq, lang));
-        const aloneReference = torch.noGrad(() => reference.forward(fq, lang));
-        assert.equal(maxAbsDiff(alone, aloneReference), 0, `element ${b}: the two orders differ at B = 1`);
-        const err = maxAbsDiff(batched.narrow(1, b, 1), alone);
-        assert.ok(err <= 1e-5, `element ${b}: batched vs alone max abs error ${err}`);
-      }
+      torch.tidy(() => {
+        const batched = torch.noGrad(() => separated.forward(frameQuery, language));
+        assert.deepEqual(batched.shape, [Lout, B, Q, C]);
+        for (let b = 0; b < B; b++) {
+          const fq = frameQuery.narrow(2, b, 1);
+          const lang = language.narrow(0, b, 1);
+          const alone = torch.noGrad(() => separated.forward(fq, lang));
+          const aloneReference = torch.noGrad(() => reference.forward(fq, lang));
+          assert.equal(maxAbsDiff(alone, aloneReference), 0, `element ${b}: the two orders differ at B = 1`);
+          const err = maxAbsDiff(batched.narrow(1, b, 1), alone);
+          assert.ok(err <= 1e-5, `element ${b}: batched vs alone max abs error ${err}`);
+        }
+      });
     });
 
     test("the reference's order mixes the elements when B > 1", () => {
-      const mixed = torch.noGrad(() => reference.forward(frameQuery, language));
-      const alone = torch.noGrad(() => reference.forward(frameQuery.narrow(2, 1, 1), language.narrow(0, 1, 1)));
-      assert.ok(maxAbsDiff(mixed.narrow(1, 1, 1), alone) > 1e-3);
+      torch.tidy(() => {
+        const mixed = torch.noGrad(() => reference.forward(frameQuery, language));
+        const alone = torch.noGrad(() => reference.forward(frameQuery.narrow(2, 1, 1), language.narrow(0, 1, 1)));
+        assert.ok(maxAbsDiff(mixed.narrow(1, 1, 1), alone) > 1e-3);
+      });
     });
   });
 }
